@@ -1,0 +1,1 @@
+"""bandgen: coding and regeneration of the high band of audio."""

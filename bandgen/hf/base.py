@@ -1,0 +1,87 @@
+"""The high-band coder contract.
+
+A :class:`HighBandCoder` codes what the core codec leaves out.  The encoder sees
+the original and the decoded core (both at 48 kHz, mono) and emits one side-info
+payload per frame of ``frame_length`` samples; the decoder rebuilds the full-band
+signal from the decoded core and those payloads.  ``none``, ``sbr``, ``nsbg`` and
+``blind`` all meet this contract, so the container, CLI and evaluation never
+special-case a method.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+WORK_RATE = 48_000
+"""Sampling rate in Hz at which every high-band coder works."""
+
+
+class HighBandDecoder(ABC):
+    """Streaming decoder state for one channel.
+
+    Blocks of decoded core and the payloads whose frames they cover are pushed in
+    order; each call returns the full-band samples completed so far.  Concatenating
+    all outputs (``push`` calls then ``flush``) equals the offline
+    :meth:`HighBandCoder.decode` of the whole signal.
+    """
+
+    @abstractmethod
+    def push(self, core_wav48: np.ndarray, payloads: list[bytes]) -> np.ndarray:
+        """Feed core samples ``[T]`` and the payloads received with them; return output ``[T']``."""
+
+    @abstractmethod
+    def flush(self) -> np.ndarray:
+        """Return the remaining output at end of stream."""
+
+
+class HighBandCoder(ABC):
+    """Codes the high band of one mono 48 kHz channel as per-frame side info.
+
+    Attributes:
+        name: registry name (``"none"``, ``"sbr"``, ...), written to the header.
+    """
+
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def frame_length(self) -> int:
+        """Samples at 48 kHz covered by one payload."""
+
+    @property
+    @abstractmethod
+    def bitrate(self) -> float:
+        """Nominal side-info rate in bit/s (the container reports the measured one)."""
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable parameters the decoder needs; stored in the ``.bgn`` header."""
+
+    @abstractmethod
+    def encode(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
+        """Code the high band.
+
+        Args:
+            wav48: original float32 ``[T]`` at 48 kHz.
+            core_wav48: the decoded core, float32 ``[T]`` at 48 kHz, aligned to ``wav48``.
+
+        Returns:
+            ``ceil(T / frame_length)`` payloads.
+        """
+
+    @abstractmethod
+    def new_decoder(self) -> HighBandDecoder:
+        """A fresh streaming decoder for one channel."""
+
+    def num_frames(self, num_samples: int) -> int:
+        """Number of payloads for a signal of ``num_samples`` samples at 48 kHz."""
+        return -(-num_samples // self.frame_length)
+
+    def decode(self, core_wav48: np.ndarray, payloads: list[bytes]) -> np.ndarray:
+        """Offline decode of a whole channel: float32 ``[T]`` at 48 kHz, ``T = len(core_wav48)``."""
+        dec = self.new_decoder()
+        out = np.concatenate([dec.push(core_wav48, list(payloads)), dec.flush()])
+        return out[: core_wav48.shape[0]].astype(np.float32, copy=False)
