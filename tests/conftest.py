@@ -30,7 +30,9 @@ def shared_dir() -> Path:
 def dev_clip() -> Callable[..., tuple[np.ndarray, int]]:
     """Load a dev clip by id: ``dev_clip("dev_music_01", seconds=2.0) -> (wav [C, T], 48000)``."""
 
-    def load(name: str, seconds: float | None = None, offset: float = 0.0) -> tuple[np.ndarray, int]:
+    def load(
+        name: str, seconds: float | None = None, offset: float = 0.0
+    ) -> tuple[np.ndarray, int]:
         path = DEV_DIR / f"{name}.flac"
         if not path.exists():
             pytest.skip(f"dev clip {path} not found")

@@ -19,6 +19,43 @@ WORK_RATE = 48_000
 """Sampling rate in Hz at which every high-band coder works."""
 
 
+class HighBandEncoder(ABC):
+    """Streaming encoder state for one channel.
+
+    Aligned blocks of the original and of the decoded core are pushed in order;
+    each call returns the payloads completed so far.  All outputs together equal
+    :meth:`HighBandCoder.encode` of the whole signal.
+    """
+
+    @abstractmethod
+    def push(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
+        """Feed aligned blocks ``[T]`` of original and decoded core; return finished payloads."""
+
+    @abstractmethod
+    def flush(self) -> list[bytes]:
+        """Return the remaining payloads at end of stream."""
+
+
+class _WholeSignalEncoder(HighBandEncoder):
+    """Fallback streaming encoder: buffers the signal and codes it at :meth:`flush`."""
+
+    def __init__(self, coder: HighBandCoder) -> None:
+        self._coder = coder
+        self._wav: list[np.ndarray] = []
+        self._core: list[np.ndarray] = []
+
+    def push(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
+        self._wav.append(np.asarray(wav48, np.float32))
+        self._core.append(np.asarray(core_wav48, np.float32))
+        return []
+
+    def flush(self) -> list[bytes]:
+        wav = np.concatenate(self._wav) if self._wav else np.zeros(0, np.float32)
+        core = np.concatenate(self._core) if self._core else np.zeros(0, np.float32)
+        self._wav, self._core = [], []
+        return self._coder.encode(wav, core)
+
+
 class HighBandDecoder(ABC):
     """Streaming decoder state for one channel.
 
@@ -69,15 +106,26 @@ class HighBandCoder(ABC):
             core_wav48: the decoded core, float32 ``[T]`` at 48 kHz, aligned to ``wav48``.
 
         Returns:
-            ``ceil(T / frame_length)`` payloads.
+            :meth:`num_frames` ``(T)`` payloads.
         """
+
+    def new_encoder(self) -> HighBandEncoder:
+        """A fresh streaming encoder for one channel.
+
+        The default buffers the whole signal and calls :meth:`encode` at the end;
+        coders override it to code in bounded memory.
+        """
+        return _WholeSignalEncoder(self)
 
     @abstractmethod
     def new_decoder(self) -> HighBandDecoder:
         """A fresh streaming decoder for one channel."""
 
     def num_frames(self, num_samples: int) -> int:
-        """Number of payloads for a signal of ``num_samples`` samples at 48 kHz."""
+        """Number of payloads for a signal of ``num_samples`` samples at 48 kHz.
+
+        ``ceil(T / frame_length)``; a method that sends no side info returns 0.
+        """
         return -(-num_samples // self.frame_length)
 
     def decode(self, core_wav48: np.ndarray, payloads: list[bytes]) -> np.ndarray:

@@ -1,0 +1,31 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Both bootstrap .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= out/demo
+
+.PHONY: demo test lint typecheck check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel of exactly this version is what the machines serve
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,train,metrics]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo.bgn --bitrate 16 --hf none
+	$(BIN)/bandgen info $(OUT)/demo.bgn
+	$(BIN)/bandgen decode $(OUT)/demo.bgn $(OUT)/demo_decoded.wav
+	@echo "demo: listen to $(OUT)/demo_decoded.wav (original: bandgen/assets/demo_guitar.flac)"
+
+test: $(STAMP)
+	$(BIN)/ruff check bandgen tests scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

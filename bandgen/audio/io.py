@@ -1,0 +1,220 @@
+"""Audio input through PyAV (any format FFmpeg reads) and atomic WAV/FLAC output.
+
+Reading yields float32 ``[C, T]`` at the file's own sampling rate; writing goes to a
+temporary file in the destination folder that is renamed into place only when
+everything was written, so a failed run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from bandgen.errors import AudioInputError, ConfigError
+
+SILENCE_PEAK = 1e-6
+"""Peak amplitude at or below which an input counts as silent-only (about -120 dBFS)."""
+
+_OUTPUT_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, from its container metadata.
+
+    Attributes:
+        sample_rate: sampling rate in Hz.
+        channels: channel count.
+        duration_s: duration in seconds as the container states it (may be 0 if unknown).
+        codec: FFmpeg codec name of the audio stream.
+    """
+
+    sample_rate: int
+    channels: int
+    duration_s: float
+    codec: str
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioInputError(f"input file not found: {p}")
+    if p.is_dir():
+        raise AudioInputError(f"input is a directory, not an audio file: {p}")
+    try:
+        container = av.open(str(p))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioInputError(f"cannot read {p} as audio: {exc}") from None
+    if not container.streams.audio:
+        container.close()
+        raise AudioInputError(f"{p} has no audio stream")
+    return container
+
+
+def probe(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read a file's sampling rate, channel count and duration without decoding it."""
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        return AudioInfo(
+            sample_rate=int(stream.codec_context.sample_rate),
+            channels=int(stream.codec_context.channels),
+            duration_s=duration,
+            codec=stream.codec_context.name,
+        )
+    finally:
+        container.close()
+
+
+def iter_audio(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Decode a file block by block.
+
+    Yields:
+        float32 ``[C, n]`` blocks at the file's own sampling rate, in order.
+
+    Raises:
+        AudioInputError: missing, unreadable, or undecodable input.
+    """
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        channels = int(stream.codec_context.channels)
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(channels, -1).astype(np.float32, copy=False)
+            for out in resampler.resample(None):
+                yield out.to_ndarray().reshape(channels, -1).astype(np.float32, copy=False)
+        except av.FFmpegError as exc:
+            raise AudioInputError(f"cannot decode {path}: {exc}") from None
+    finally:
+        container.close()
+
+
+def check_signal(path: str | os.PathLike[str], num_samples: int, peak: float) -> None:
+    """Refuse empty or silent-only input with a clear message."""
+    if num_samples == 0:
+        raise AudioInputError(f"{path} holds no audio samples (empty input)")
+    if peak <= SILENCE_PEAK:
+        raise AudioInputError(f"{path} is silent (peak {peak:.2e}); there is nothing to code")
+
+
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Decode a whole file.
+
+    Returns:
+        ``(wav, sample_rate)`` with ``wav`` float32 ``[C, T]``.
+
+    Raises:
+        AudioInputError: missing, unreadable, empty or silent-only input.
+    """
+    info = probe(path)
+    blocks = list(iter_audio(path))
+    wav = np.concatenate(blocks, axis=1) if blocks else np.zeros((info.channels, 0), np.float32)
+    check_signal(path, wav.shape[1], float(np.abs(wav).max()) if wav.size else 0.0)
+    return wav, info.sample_rate
+
+
+def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The soundfile ``(format, subtype)`` for an output path, from its extension."""
+    ext = Path(path).suffix.lower()
+    if ext not in _OUTPUT_FORMATS:
+        raise ConfigError(f"cannot write {path}: output must end in {' or '.join(_OUTPUT_FORMATS)}")
+    return _OUTPUT_FORMATS[ext]
+
+
+class AtomicFile:
+    """A temporary file beside ``path`` that replaces ``path`` only on success.
+
+    Use as a context manager; ``.tmp_path`` is where to write.  On an exception the
+    temporary file is removed and ``path`` is left untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.parent.exists():
+            raise ConfigError(f"output folder does not exist: {self.path.parent}")
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+        )
+        os.close(fd)
+        self.tmp_path = Path(tmp)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            os.replace(self.tmp_path, self.path)
+        else:
+            self.tmp_path.unlink(missing_ok=True)
+
+
+class AudioWriter:
+    """Streaming WAV/FLAC writer that appears at ``path`` only when closed without error.
+
+    Example::
+
+        with AudioWriter("out.wav", 48000, channels=2) as w:
+            w.write(block)  # float32 [C, n]
+    """
+
+    def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int) -> None:
+        fmt, subtype = output_format(path)
+        self._atomic = AtomicFile(path)
+        self._file = sf.SoundFile(
+            str(self._atomic.tmp_path),
+            "w",
+            samplerate=sample_rate,
+            channels=channels,
+            format=fmt,
+            subtype=subtype,
+        )
+        self.num_samples = 0
+
+    def write(self, wav: np.ndarray) -> None:
+        """Append float32 ``[C, n]`` samples."""
+        self._file.write(np.ascontiguousarray(np.asarray(wav, dtype=np.float32).T))
+        self.num_samples += wav.shape[-1]
+
+    def __enter__(self) -> AudioWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._file.close()
+        self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_audio(path: str | os.PathLike[str], wav: np.ndarray, sample_rate: int) -> None:
+    """Write float32 ``[C, T]`` (or ``[T]``) atomically as WAV (float) or FLAC (24-bit)."""
+    data = np.atleast_2d(np.asarray(wav, dtype=np.float32))
+    with AudioWriter(path, sample_rate, data.shape[0]) as writer:
+        writer.write(data)

@@ -1,0 +1,163 @@
+"""The ``bandgen`` command line: thin argparse front end over :mod:`bandgen.api`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from bandgen import __version__
+from bandgen.errors import BandgenError
+
+
+@contextmanager
+def _progress_bar(total: float, unit: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, unit_scale=True, dynamic_ncols=True, leave=False) as bar:
+        yield bar.update
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return bool(args.progress or (args.progress is None and sys.stderr.isatty()))
+
+
+def _cmd_encode(args: argparse.Namespace) -> None:
+    from bandgen import api
+    from bandgen.audio.io import probe
+
+    info = probe(args.input)
+    start = time.perf_counter()
+    total = info.duration_s * 48_000 or None
+    with _progress_bar(total or 0, "sample", _show_progress(args)) as update:
+        stats = api.encode_file(
+            args.input,
+            args.output,
+            bitrate_kbps=args.bitrate,
+            core=args.core,
+            hf=args.hf,
+            progress=update,
+        )
+    elapsed = time.perf_counter() - start
+    summary = api.info(args.output)
+    core = summary.header["core"]
+    print(
+        f"{args.input} -> {args.output}: {stats.duration_s:.2f} s, {stats.channels} ch, "
+        f"{summary.per_channel_kbps:.2f} kbps per channel (core {core['name']} "
+        f"{summary.core_kbps / stats.channels:.2f} + side {summary.side_kbps / stats.channels:.2f}"
+        f" + framing {summary.overhead_kbps / stats.channels:.2f}; core at {core['sample_rate']} Hz,"
+        f" cutoff {core['cutoff_hz']:.0f} Hz, hf {args.hf}); "
+        f"{elapsed:.2f} s ({stats.duration_s / max(elapsed, 1e-9):.1f}x real time)"
+    )
+
+
+def _cmd_decode(args: argparse.Namespace) -> None:
+    from bandgen import api
+
+    start = time.perf_counter()
+    frames = 0
+    if _show_progress(args):
+        frames = int(api.read_header(args.input).get("num_frames", 0))
+    with _progress_bar(frames, "frame", _show_progress(args)) as update:
+        stats = api.decode_file(args.input, args.output, salvage=args.salvage, progress=update)
+    elapsed = time.perf_counter() - start
+    seconds = stats.num_samples / 48_000
+    if stats.salvaged:
+        print(f"warning: {stats.problem}; decoded up to the last whole frame", file=sys.stderr)
+    print(
+        f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at 48000 Hz; "
+        f"{elapsed:.2f} s ({seconds / max(elapsed, 1e-9):.1f}x real time)"
+    )
+
+
+def _cmd_info(args: argparse.Namespace) -> None:
+    from bandgen import api
+
+    s = api.info(args.input)
+    if args.json:
+        print(json.dumps({**s.__dict__}, indent=2))
+        return
+    h = s.header
+    core, hf = h["core"], h["hf"]
+    ch = int(h["channels"])
+    print(
+        f"file:        {args.input} ({s.file_bytes} bytes, format bandgen {h['bandgen_version']})"
+    )
+    print(
+        f"audio:       {s.duration_s:.3f} s, {ch} ch, {h['sample_rate']} Hz out"
+        f" (source {h['source_sample_rate']} Hz), {h['num_frames']} frames"
+    )
+    print(
+        f"core:        {core['name']} at {core['sample_rate']} Hz, cutoff {core['cutoff_hz']:.0f} Hz,"
+        f" asked {core['bitrate'] / 1000:.2f} kbps/ch"
+    )
+    print(f"high band:   {hf['method']} {json.dumps(hf.get('config', {}))}")
+    print(f"target:      {h['bitrate_kbps']:.2f} kbps per channel")
+    print(
+        f"measured:    {s.per_channel_kbps:.2f} kbps per channel = core {s.core_kbps / ch:.2f}"
+        f" + side info {s.side_kbps / ch:.2f} + framing {s.overhead_kbps / ch:.2f}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``bandgen`` command."""
+    from bandgen.hf.registry import available
+
+    p = argparse.ArgumentParser(prog="bandgen", description=__doc__)
+    p.add_argument("--version", action="version", version=f"bandgen {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def progress_flags(sp: argparse.ArgumentParser) -> None:
+        g = sp.add_mutually_exclusive_group()
+        g.add_argument("--progress", action="store_true", default=None, help="show a progress bar")
+        g.add_argument("--no-progress", dest="progress", action="store_false")
+
+    enc = sub.add_parser("encode", help="code an audio file into a .bgn file")
+    enc.add_argument("input", help="any audio file FFmpeg reads (wav, flac, mp3, m4a, ogg, opus)")
+    enc.add_argument("output", help="the .bgn file to write")
+    enc.add_argument("--bitrate", type=float, default=12.0, help="kbps per channel (default 12)")
+    enc.add_argument("--core", default="aac", choices=["aac", "opus", "mp3"], help="core codec")
+    enc.add_argument("--hf", default="none", choices=available(), help="high-band method")
+    progress_flags(enc)
+    enc.set_defaults(run=_cmd_encode)
+
+    dec = sub.add_parser("decode", help="decode a .bgn file to 48 kHz WAV or FLAC")
+    dec.add_argument("input", help="the .bgn file")
+    dec.add_argument("output", help="output .wav (32-bit float) or .flac (24-bit)")
+    dec.add_argument(
+        "--salvage",
+        action="store_true",
+        help="decode a truncated or damaged file up to its last whole frame",
+    )
+    progress_flags(dec)
+    dec.set_defaults(run=_cmd_decode)
+
+    inf = sub.add_parser("info", help="show a .bgn file's header and bitrate split")
+    inf.add_argument("input")
+    inf.add_argument("--json", action="store_true", help="print as JSON")
+    inf.set_defaults(run=_cmd_info)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except BandgenError as exc:
+        print(f"bandgen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bandgen: interrupted; no output was written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

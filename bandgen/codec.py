@@ -1,0 +1,423 @@
+"""The codec engine: a core codec plus a high-band coder, streamed block by block.
+
+Encoding runs the whole chain in bounded memory: input blocks are resampled to
+48 kHz, coded by the core codec one channel at a time, decoded again locally (so
+the high-band encoder sees exactly what the receiver will decode), coded by the
+high-band method, and packed into ``.bgn`` frames.  Decoding mirrors it.  Each
+stage keeps only the few thousand samples its delay needs, so a one-hour file is
+never held in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from bandgen import __version__
+from bandgen.audio.resample import StreamResampler
+from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame, encode_header
+from bandgen.core import CoreCodec, CoreParams, core_from_params, make_core
+from bandgen.core.base import CoreDecoder
+from bandgen.errors import AudioInputError, BitstreamError, ConfigError
+from bandgen.hf import registry
+from bandgen.hf.base import WORK_RATE, HighBandCoder
+
+FRAME_OVERHEAD_BYTES = 7
+"""Container bytes per frame besides the channels: sync byte, body length, CRC32."""
+CHANNEL_OVERHEAD_BYTES = 3
+"""Container bytes per channel and frame: core packet length and side-payload count."""
+
+Progress = Callable[[int], None]
+"""Called with the number of 48 kHz samples (encode) or frames (decode) just done."""
+
+
+@dataclass
+class EncodeStats:
+    """What an encode produced.
+
+    Attributes:
+        num_samples: length at 48 kHz.
+        channels: channel count.
+        num_frames: container frames written.
+        core_bytes: bytes of core packets, all channels.
+        side_bytes: bytes of side-info payloads, all channels.
+        total_bytes: size of the whole ``.bgn`` stream.
+    """
+
+    num_samples: int = 0
+    channels: int = 0
+    num_frames: int = 0
+    core_bytes: int = 0
+    side_bytes: int = 0
+    total_bytes: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / WORK_RATE
+
+
+class _CoreToWork:
+    """Decodes one channel's core packets and resamples them to 48 kHz.
+
+    The encoder (local decode) and the decoder use this same class, so the
+    high-band coders on both sides see bit-identical core signals.
+    """
+
+    def __init__(self, core: CoreCodec) -> None:
+        self._decoder: CoreDecoder = core.new_decoder()
+        self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
+        self.num_out = 0
+
+    def push(self, packet: bytes) -> np.ndarray:
+        pcm = self._decoder.push(packet)
+        out = self._resampler.push(pcm[None])[0]
+        self.num_out += out.shape[0]
+        return out
+
+    def finish(self, num_samples: int) -> np.ndarray:
+        """Flush and cut or zero-pad the total output to exactly ``num_samples``."""
+        tail = self._resampler.push(self._decoder.flush()[None], last=True)[0]
+        keep = max(0, num_samples - self.num_out)
+        tail = tail[:keep]
+        tail = np.pad(tail, (0, keep - tail.shape[0]))
+        self.num_out += tail.shape[0]
+        return tail.astype(np.float32, copy=False)
+
+
+class _FrameAssembler:
+    """Pairs core packets with the side payloads whose time span starts in them.
+
+    Payload ``j`` (48 kHz samples ``[j*L, (j+1)*L)``) goes into the frame of the core
+    packet whose span holds its start; payloads beyond the last packet join the last
+    frame.  A frame is released once every channel has its packet and payloads.
+    """
+
+    def __init__(self, channels: int, core: CoreCodec, hf: HighBandCoder) -> None:
+        self.core_q: list[deque[bytes]] = [deque() for _ in range(channels)]
+        self.side_q: list[deque[bytes]] = [deque() for _ in range(channels)]
+        self._packet_span = core.frame_length * WORK_RATE  # in units of 1 / (48 kHz * core rate)
+        self._payload_span = hf.frame_length * core.sample_rate
+        self._coded_payloads = hf.num_frames(WORK_RATE) > 0
+        self.emitted = 0
+        self._side_taken = 0
+
+    def _payloads_due(self, frame_index: int) -> int:
+        """Number of payloads whose start lies before the end of frame ``frame_index``."""
+        if not self._coded_payloads:
+            return 0
+        end = (frame_index + 1) * self._packet_span
+        return -(-end // self._payload_span)
+
+    def ready(self, *, last: bool) -> Iterator[Frame]:
+        """Yield the frames that are complete; with ``last`` the stream has ended."""
+        while all(self.core_q):
+            available = min(len(q) for q in self.side_q)
+            final = last and all(len(q) == 1 for q in self.core_q)
+            take = available if final else self._payloads_due(self.emitted) - self._side_taken
+            if take > available:
+                if not last:
+                    return
+                take = available
+            take = max(take, 0)
+            yield Frame(
+                channels=tuple(
+                    ChannelFrame(
+                        core=self.core_q[c].popleft(),
+                        side=tuple(self.side_q[c].popleft() for _ in range(take)),
+                    )
+                    for c in range(len(self.core_q))
+                )
+            )
+            self._side_taken += take
+            self.emitted += 1
+
+
+@dataclass
+class _EncoderState:
+    channels: int
+    to_work: StreamResampler
+    to_core: StreamResampler
+    core_encoders: list[Any]
+    core_decoders: list[_CoreToWork]
+    hf_encoders: list[Any]
+    originals: list[list[np.ndarray]]
+    cores: list[list[np.ndarray]]
+    assembler: _FrameAssembler
+    stats: EncodeStats = field(default_factory=EncodeStats)
+    peak: float = 0.0
+
+
+class Codec:
+    """A core codec and a high-band coder working together at a total bitrate.
+
+    ``bitrate_kbps`` is per channel: every channel is coded as its own mono stream.
+
+    Example::
+
+        codec = Codec.create(bitrate_kbps=16, core="aac", hf="none")
+        data = codec.encode(wav, 44100)      # wav [C, T] float32
+        out = Codec.decode(data)             # [C, T'] at 48 kHz
+    """
+
+    def __init__(self, core: CoreCodec, hf: HighBandCoder, bitrate_kbps: float) -> None:
+        self.core = core
+        self.hf = hf
+        self.bitrate_kbps = bitrate_kbps
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        bitrate_kbps: float = 12.0,
+        core: str = "aac",
+        hf: str = "none",
+        core_sample_rate: int | None = None,
+        **hf_options: Any,
+    ) -> Codec:
+        """Build a codec whose core gets what the side info and container framing leave.
+
+        Args:
+            bitrate_kbps: total target per channel in kbit/s.
+            core: core codec name (``aac``, ``opus``, ``mp3``).
+            hf: high-band method name (see :func:`bandgen.hf.registry.available`).
+            core_sample_rate: force the core's sampling rate instead of the mode table's.
+            **hf_options: passed to the high-band coder's constructor.
+        """
+        if not bitrate_kbps > 0:
+            raise ConfigError(f"bitrate must be positive, got {bitrate_kbps} kbps")
+        hf_coder = registry.build(hf, **hf_options)
+        side_kbps = hf_coder.bitrate / 1000
+        core_kbps = bitrate_kbps - side_kbps
+        core_codec = make_core(core, core_kbps, sample_rate=core_sample_rate)
+        overhead = framing_overhead_kbps(core_codec, hf_coder)
+        if core_kbps - overhead <= 0:
+            raise ConfigError(
+                f"{bitrate_kbps} kbps leaves nothing for the {core} core after "
+                f"{side_kbps:.2f} kbps of {hf} side info; ask for a higher bitrate"
+            )
+        core_codec = make_core(core, core_kbps - overhead, sample_rate=core_sample_rate)
+        return cls(core_codec, hf_coder, bitrate_kbps)
+
+    @classmethod
+    def from_header(cls, header: dict[str, Any]) -> Codec:
+        """Rebuild the codec a ``.bgn`` header describes."""
+        try:
+            core_params = CoreParams(**header["core"])
+            hf_info = header["hf"]
+            hf_coder = registry.build(hf_info["method"], **hf_info.get("config", {}))
+            bitrate = float(header["bitrate_kbps"])
+        except (KeyError, TypeError) as exc:
+            raise BitstreamError(f"header lacks or misstates a codec field: {exc}") from None
+        return cls(core_from_params(core_params), hf_coder, bitrate)
+
+    def header(
+        self, *, channels: int, num_samples: int, source_rate: int, num_frames: int
+    ) -> dict[str, Any]:
+        """The JSON header of a stream coded by this codec."""
+        return {
+            "bandgen_version": __version__,
+            "sample_rate": WORK_RATE,
+            "source_sample_rate": source_rate,
+            "channels": channels,
+            "num_samples": num_samples,
+            "num_frames": num_frames,
+            "bitrate_kbps": self.bitrate_kbps,
+            "core": asdict(self.core.params),
+            "hf": {"method": self.hf.name, "config": self.hf.config()},
+        }
+
+    # ----------------------------------------------------------------- encoding
+
+    def _start(self, channels: int, sample_rate: int) -> _EncoderState:
+        return _EncoderState(
+            channels=channels,
+            to_work=StreamResampler(sample_rate, WORK_RATE, channels),
+            to_core=StreamResampler(WORK_RATE, self.core.sample_rate, channels),
+            core_encoders=[self.core.new_encoder() for _ in range(channels)],
+            core_decoders=[_CoreToWork(self.core) for _ in range(channels)],
+            hf_encoders=[self.hf.new_encoder() for _ in range(channels)],
+            originals=[[] for _ in range(channels)],
+            cores=[[] for _ in range(channels)],
+            assembler=_FrameAssembler(channels, self.core, self.hf),
+        )
+
+    def _feed(self, st: _EncoderState, wav48: np.ndarray, *, last: bool) -> Iterator[Frame]:
+        st.stats.num_samples += wav48.shape[1]
+        if wav48.size:
+            st.peak = max(st.peak, float(np.abs(wav48).max()))
+        core_in = st.to_core.push(wav48, last=last)
+        for c in range(st.channels):
+            packets = st.core_encoders[c].push(core_in[c])
+            if last:
+                packets += st.core_encoders[c].flush()
+            st.assembler.core_q[c].extend(packets)
+            st.stats.core_bytes += sum(len(p) for p in packets)
+            decoded = [st.core_decoders[c].push(p) for p in packets]
+            if last:
+                decoded.append(st.core_decoders[c].finish(st.stats.num_samples))
+            st.originals[c].append(wav48[c])
+            st.cores[c].extend(decoded)
+            payloads = self._code_high_band(st, c, last=last)
+            st.assembler.side_q[c].extend(payloads)
+            st.stats.side_bytes += sum(len(p) for p in payloads)
+        yield from st.assembler.ready(last=last)
+
+    def _code_high_band(self, st: _EncoderState, c: int, *, last: bool) -> list[bytes]:
+        """Push the aligned part of original and decoded core to the high-band encoder."""
+        orig = np.concatenate(st.originals[c]) if st.originals[c] else np.zeros(0, np.float32)
+        core = np.concatenate(st.cores[c]) if st.cores[c] else np.zeros(0, np.float32)
+        n = min(orig.shape[0], core.shape[0])
+        st.originals[c], st.cores[c] = [orig[n:]], [core[n:]]
+        payloads = st.hf_encoders[c].push(orig[:n], core[:n]) if n else []
+        if last:
+            payloads += st.hf_encoders[c].flush()
+        return payloads
+
+    def encode_stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        sample_rate: int,
+        out: IO[bytes],
+        *,
+        progress: Progress | None = None,
+        source: str = "input",
+    ) -> EncodeStats:
+        """Encode blocks ``[C, n]`` at ``sample_rate`` into a ``.bgn`` stream written to ``out``.
+
+        Frames go to a temporary spool first: the header, which states the length and
+        frame count, is written before them once both are known.
+
+        Raises:
+            AudioInputError: the input is empty or silent-only.
+        """
+        st: _EncoderState | None = None
+        with tempfile.TemporaryFile() as body:
+            for block in blocks:
+                block = np.atleast_2d(np.asarray(block, dtype=np.float32))
+                if st is None:
+                    st = self._start(block.shape[0], sample_rate)
+                if block.shape[0] != st.channels:
+                    raise AudioInputError(
+                        f"{source}: channel count changed from {st.channels} to {block.shape[0]}"
+                    )
+                for frame in self._feed(st, st.to_work.push(block), last=False):
+                    body.write(encode_frame(frame))
+                if progress is not None:
+                    progress(block.shape[1] * WORK_RATE // sample_rate)
+            if st is None:
+                raise AudioInputError(f"{source} holds no audio samples (empty input)")
+            for frame in self._feed(st, st.to_work.flush(), last=True):
+                body.write(encode_frame(frame))
+            if st.stats.num_samples == 0:
+                raise AudioInputError(f"{source} holds no audio samples (empty input)")
+            if st.peak <= 1e-6:
+                raise AudioInputError(f"{source} is silent (peak {st.peak:.2e}); nothing to code")
+            st.stats.channels = st.channels
+            st.stats.num_frames = st.assembler.emitted
+            header = self.header(
+                channels=st.channels,
+                num_samples=st.stats.num_samples,
+                source_rate=sample_rate,
+                num_frames=st.stats.num_frames,
+            )
+            prelude = encode_header(header)
+            out.write(prelude)
+            body.seek(0)
+            shutil.copyfileobj(body, out, 1 << 20)
+            st.stats.total_bytes = len(prelude) + body.tell()
+        return st.stats
+
+    # ----------------------------------------------------------------- decoding
+
+    def decode_frames(
+        self, reader: ContainerReader, *, progress: Progress | None = None
+    ) -> Iterator[np.ndarray]:
+        """Decode a container's frames; yields float32 blocks ``[C, n]`` at 48 kHz.
+
+        The blocks add up to the header's length, or, for a salvaged truncated
+        stream, to the part its whole frames cover.
+        """
+        header = reader.header
+        channels, num_samples = int(header["channels"]), int(header["num_samples"])
+        cores = [_CoreToWork(self.core) for _ in range(channels)]
+        hf_decoders = [self.hf.new_decoder() for _ in range(channels)]
+        pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
+        emitted = 0
+        frames_read = 0
+
+        def release(limit: int) -> np.ndarray | None:
+            nonlocal emitted
+            parts = [np.concatenate(p) if p else np.zeros(0, np.float32) for p in pending]
+            n = min(min(p.shape[0] for p in parts), limit - emitted)
+            for c in range(channels):
+                pending[c] = [parts[c][n:]]
+            if n <= 0:
+                return None
+            emitted += n
+            return np.stack([p[:n] for p in parts])
+
+        for frame in reader:
+            if len(frame.channels) != channels:
+                raise BitstreamError(
+                    f"frame {frames_read} has {len(frame.channels)} channels, header says {channels}"
+                )
+            for c, ch in enumerate(frame.channels):
+                core48 = cores[c].push(ch.core)
+                pending[c].append(hf_decoders[c].push(core48, list(ch.side)))
+            frames_read += 1
+            if progress is not None:
+                progress(1)
+            block = release(num_samples)
+            if block is not None:
+                yield block
+        limit = num_samples
+        if reader.salvaged:
+            covered = frames_read * self.core.frame_length * WORK_RATE // self.core.sample_rate
+            limit = min(num_samples, covered)
+        for c in range(channels):
+            tail = cores[c].finish(num_samples)
+            pending[c].append(hf_decoders[c].push(tail, []))
+            pending[c].append(hf_decoders[c].flush())
+        block = release(limit)
+        if block is not None:
+            yield block
+        if emitted < limit:
+            yield np.zeros((channels, limit - emitted), np.float32)
+
+    # ---------------------------------------------------------------- in memory
+
+    def encode(self, wav: np.ndarray, sample_rate: int) -> bytes:
+        """Encode a whole signal ``[C, T]`` (or ``[T]``) to ``.bgn`` bytes."""
+        import io
+
+        buf = io.BytesIO()
+        self.encode_stream([np.atleast_2d(wav)], sample_rate, buf)
+        return buf.getvalue()
+
+    @staticmethod
+    def decode(data: bytes, *, salvage: bool = False) -> np.ndarray:
+        """Decode ``.bgn`` bytes to float32 ``[C, T]`` at 48 kHz."""
+        import io
+
+        reader = ContainerReader(io.BytesIO(data), salvage=salvage)
+        codec = Codec.from_header(reader.header)
+        blocks = list(codec.decode_frames(reader))
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0), np.float32)
+
+
+def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
+    """Container bytes per second and channel, in kbit/s, for one mono channel.
+
+    Counts the per-frame sync, length and CRC32 fields and the per-payload length
+    bytes, so the core can be given what really remains of the budget.
+    """
+    frames_per_s = core.sample_rate / core.frame_length
+    payloads_per_s = 0.0 if hf.num_frames(WORK_RATE) == 0 else WORK_RATE / hf.frame_length
+    per_s = frames_per_s * (FRAME_OVERHEAD_BYTES + CHANNEL_OVERHEAD_BYTES) + payloads_per_s
+    return per_s * 8 / 1000
