@@ -1,0 +1,526 @@
+"""The ``.bgn`` container: a core-codec stream plus high-band side info, frame by frame.
+
+Layout (all integers big-endian, ``varint`` = unsigned LEB128)::
+
+    file    = MAGIC "BGEN" | version u8 | header_len u32 | header JSON | CRC32(header JSON) u32
+              | frame * header["num_frames"]
+    frame   = 0xB5 | varint len(body) | body | CRC32(body) u32
+    body    = channel * header["channels"]
+    channel = varint len(core) | core | varint len(side) | (varint len(payload) | payload) * ...
+
+The header is a UTF-8 JSON object; ``channels`` and ``num_frames`` are required,
+everything else (core codec and parameters, high-band method, model name,
+version and sha256, sample rate, length) belongs to the caller.  Every problem
+found while reading is a :class:`~bandgen.errors.BitstreamError` that says what
+and where (frame index, byte offset); a reader opened with ``salvage=True`` stops
+cleanly at the last whole valid frame instead of raising on a truncated or
+corrupt frame.  Both reading and writing stream one frame at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from bandgen.bitstream.bits import MAX_VARINT_BYTES, read_varint, write_varint
+from bandgen.errors import BitstreamError
+
+MAGIC = b"BGEN"
+"""First four bytes of every ``.bgn`` file."""
+
+FORMAT_VERSION = 1
+"""Container format version this module writes."""
+
+SUPPORTED_VERSIONS: tuple[int, ...] = (FORMAT_VERSION,)
+"""Container format versions this module reads."""
+
+SYNC_BYTE = 0xB5
+"""First byte of every frame; anything else where a frame should start is garbage."""
+
+REQUIRED_HEADER_KEYS = ("channels", "num_frames")
+"""Header keys the container itself needs to parse the frames."""
+
+MAX_HEADER_BYTES = 1 << 24
+"""Largest accepted header JSON, so a corrupt length cannot make the reader allocate gigabytes."""
+
+MAX_FRAME_BYTES = 1 << 24
+"""Largest accepted frame body (a frame is a few tens of milliseconds of audio)."""
+
+SALVAGE_HINT = "; with --salvage (salvage=True) bandgen decodes up to the last whole frame"
+"""Appended to frame errors raised by a reader opened without salvage."""
+
+_PRELUDE_BYTES = len(MAGIC) + 1 + 4
+_READ_CHUNK = 1 << 20
+
+
+def _as_bytes(data: Any, what: str) -> bytes:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"{what} must be bytes, got {type(data).__name__}")
+    return bytes(data)
+
+
+@dataclass(frozen=True)
+class ChannelFrame:
+    """One channel of one frame: a core-codec packet and its high-band side-info payloads.
+
+    Attributes:
+        core: the core codec packet (may be empty).
+        side: zero or more side-info payloads (each may be empty), in time order.
+    """
+
+    core: bytes
+    side: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Accept bytearray/list inputs but store bytes/tuple, so frames compare equal after a
+        # round trip and stay hashable.
+        object.__setattr__(self, "core", _as_bytes(self.core, "ChannelFrame.core"))
+        side = tuple(_as_bytes(p, "ChannelFrame.side payload") for p in self.side)
+        object.__setattr__(self, "side", side)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One container frame: a :class:`ChannelFrame` per channel, ``header["channels"]`` of them."""
+
+    channels: tuple[ChannelFrame, ...]
+
+    def __post_init__(self) -> None:
+        channels = tuple(self.channels)
+        for ch in channels:
+            if not isinstance(ch, ChannelFrame):
+                raise TypeError(f"Frame.channels must hold ChannelFrame, got {type(ch).__name__}")
+        object.__setattr__(self, "channels", channels)
+
+
+def _where(index: int, offset: int) -> str:
+    return f"frame {index} at byte offset {offset}"
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """Serialise one frame: sync byte, body length, body, CRC32 of the body.
+
+    Raises:
+        ValueError: the body exceeds :data:`MAX_FRAME_BYTES`.
+    """
+    body = bytearray()
+    for ch in frame.channels:
+        body += write_varint(len(ch.core))
+        body += ch.core
+        body += write_varint(len(ch.side))
+        for payload in ch.side:
+            body += write_varint(len(payload))
+            body += payload
+    if len(body) > MAX_FRAME_BYTES:
+        raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_FRAME_BYTES} bytes")
+    crc = zlib.crc32(body).to_bytes(4, "big")
+    return bytes((SYNC_BYTE,)) + write_varint(len(body)) + bytes(body) + crc
+
+
+def _check_sync(byte: int, where: str) -> None:
+    if byte != SYNC_BYTE:
+        raise BitstreamError(
+            f"{where}: expected frame sync byte 0x{SYNC_BYTE:02X}, found 0x{byte:02X} "
+            "(garbage or corrupt data where a frame should start)"
+        )
+
+
+def _check_length(length: int, where: str) -> None:
+    if length > MAX_FRAME_BYTES:
+        raise BitstreamError(
+            f"{where}: frame body length {length} exceeds {MAX_FRAME_BYTES} bytes; "
+            "the frame is corrupt"
+        )
+
+
+def _check_crc(body: bytes, stored: bytes, where: str) -> None:
+    expected = int.from_bytes(stored, "big")
+    actual = zlib.crc32(body)
+    if actual != expected:
+        raise BitstreamError(
+            f"{where}: frame CRC32 mismatch (stored 0x{expected:08X}, computed 0x{actual:08X}); "
+            "the frame is corrupt"
+        )
+
+
+def _parse_body(body: bytes, num_channels: int, where: str) -> Frame:
+    """Split a CRC-checked body into ``num_channels`` channels."""
+    pos = 0
+    channels = []
+
+    def overrun(ch: int, what: str) -> BitstreamError:
+        return BitstreamError(
+            f"{where}: frame body ends inside the {what} of channel {ch} "
+            f"(header says {num_channels} channels); channel count mismatch or bad lengths"
+        )
+
+    def take(length: int, ch: int, what: str) -> bytes:
+        nonlocal pos
+        if pos + length > len(body):
+            raise overrun(ch, what)
+        chunk = body[pos : pos + length]
+        pos += length
+        return chunk
+
+    def varint(ch: int, what: str) -> int:
+        nonlocal pos
+        if pos >= len(body):
+            raise overrun(ch, what)
+        try:
+            value, pos = read_varint(body, pos, context=f"{where}: {what} of channel {ch}")
+        except BitstreamError as err:
+            raise BitstreamError(
+                f"{err} within the frame body (header says {num_channels} channels); "
+                "channel count mismatch or bad lengths"
+            ) from err
+        return value
+
+    for ch in range(num_channels):
+        core = take(varint(ch, "core length"), ch, "core packet")
+        side = tuple(
+            take(varint(ch, "side-info length"), ch, "side-info payload")
+            for _ in range(varint(ch, "side-info count"))
+        )
+        channels.append(ChannelFrame(core, side))
+    if pos != len(body):
+        raise BitstreamError(
+            f"{where}: {len(body) - pos} bytes left in the frame body after "
+            f"{num_channels} channels (the header's count); channel count mismatch"
+        )
+    return Frame(tuple(channels))
+
+
+def decode_frame(
+    buf: bytes | bytearray, offset: int, num_channels: int, index: int
+) -> tuple[Frame, int]:
+    """Parse the frame starting at byte ``offset`` of an in-memory buffer.
+
+    Args:
+        buf: bytes holding the frame.
+        offset: where the frame's sync byte is.
+        num_channels: ``header["channels"]``.
+        index: the frame's index, for error messages.
+
+    Returns:
+        ``(frame, new_offset)``, ``new_offset`` being just past the frame's CRC.
+
+    Raises:
+        BitstreamError: missing sync byte, truncated frame, CRC mismatch or a
+            body that does not hold exactly ``num_channels`` channels.
+    """
+    where = _where(index, offset)
+    if offset >= len(buf):
+        raise BitstreamError(f"{where}: data ends before the frame (truncated)")
+    _check_sync(buf[offset], where)
+    try:
+        length, pos = read_varint(buf, offset + 1, context=where)
+    except BitstreamError as err:
+        raise BitstreamError(f"{where}: frame is truncated or corrupt inside its length") from err
+    _check_length(length, where)
+    end = pos + length + 4
+    if end > len(buf):
+        raise BitstreamError(
+            f"{where}: frame is truncated: it needs {end - offset} bytes, "
+            f"only {len(buf) - offset} left"
+        )
+    body = bytes(buf[pos : pos + length])
+    _check_crc(body, bytes(buf[pos + length : end]), where)
+    return _parse_body(body, num_channels, where), end
+
+
+def _validate_header(header: Any, error: type[Exception], where: str) -> None:
+    if not isinstance(header, dict):
+        raise error(f"{where} must be a JSON object, got {type(header).__name__}")
+    for key in REQUIRED_HEADER_KEYS:
+        if key not in header:
+            raise error(f"{where} is missing the required key {key!r}")
+    channels, num_frames = header["channels"], header["num_frames"]
+    if type(channels) is not int or channels < 1:
+        raise error(f"{where}: 'channels' must be an integer >= 1, got {channels!r}")
+    if type(num_frames) is not int or num_frames < 0:
+        raise error(f"{where}: 'num_frames' must be an integer >= 0, got {num_frames!r}")
+
+
+def encode_header(header: dict[str, Any]) -> bytes:
+    """Serialise the prelude: magic, format version, header length, header JSON, its CRC32.
+
+    The header is written as compact UTF-8 JSON with its key order kept, so a
+    header read back and re-encoded gives the same bytes.  Frames
+    (:func:`encode_frame`) follow it directly; :func:`write_container` does both.
+
+    Raises:
+        ValueError: the header lacks ``channels``/``num_frames`` (or they are
+            not valid counts), is not JSON-serialisable (NaN included), or
+            exceeds :data:`MAX_HEADER_BYTES`.
+    """
+    _validate_header(header, ValueError, "header")
+    try:
+        header_json = json.dumps(
+            header, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode("utf-8")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"header is not JSON-serialisable: {err}") from err
+    if len(header_json) > MAX_HEADER_BYTES:
+        raise ValueError(f"header JSON of {len(header_json)} bytes exceeds {MAX_HEADER_BYTES}")
+    return (
+        MAGIC
+        + bytes((FORMAT_VERSION,))
+        + len(header_json).to_bytes(4, "big")
+        + header_json
+        + zlib.crc32(header_json).to_bytes(4, "big")
+    )
+
+
+def write_container(fileobj: BinaryIO, header: dict[str, Any], frames: Iterable[Frame]) -> int:
+    """Write a ``.bgn`` stream, one frame at a time.
+
+    Args:
+        fileobj: binary file object opened for writing.
+        header: JSON-serialisable dict holding at least ``channels`` and
+            ``num_frames`` (see :func:`encode_header`).
+        frames: exactly ``header["num_frames"]`` frames of ``header["channels"]``
+            channels each; may be a generator (it is consumed lazily).
+
+    Returns:
+        Number of bytes written.
+
+    Raises:
+        ValueError: the header is invalid (see :func:`encode_header`), a frame has
+            the wrong channel count, or the number of frames differs from
+            ``num_frames`` (detected while streaming, so the file is then incomplete).
+    """
+    prelude = encode_header(header)
+    num_channels, num_frames = header["channels"], header["num_frames"]
+    fileobj.write(prelude)
+    total = len(prelude)
+    count = 0
+    for frame in frames:
+        if count >= num_frames:
+            raise ValueError(f"more frames than the header's num_frames={num_frames}")
+        if len(frame.channels) != num_channels:
+            raise ValueError(
+                f"frame {count} has {len(frame.channels)} channels, header says {num_channels}"
+            )
+        data = encode_frame(frame)
+        fileobj.write(data)
+        total += len(data)
+        count += 1
+    if count != num_frames:
+        raise ValueError(f"got {count} frames, the header's num_frames is {num_frames}")
+    return total
+
+
+class ContainerReader:
+    """Streams the frames of a ``.bgn`` file object, holding one frame in memory at a time.
+
+    The prelude and header are read and checked on construction; iterating
+    yields :class:`Frame` objects.  After the last frame the reader checks that
+    the stream ends there (trailing garbage is an error).
+
+    Args:
+        fileobj: binary file object positioned at the start of the container.
+        salvage: on a truncated or corrupt frame (or trailing garbage), stop
+            after the last whole valid frame and record the problem instead of raising.
+
+    Attributes:
+        header: the header dict.
+        version: the file's format version.
+        salvage: whether salvage mode is on.
+        salvaged: true once salvage mode has swallowed a problem.
+        problem: the message of that problem, else ``None``.
+
+    Raises:
+        BitstreamError: on construction, a bad magic, unknown version or a
+            corrupt, truncated or incomplete header (never salvaged); while
+            iterating, any frame problem (unless ``salvage``).
+    """
+
+    def __init__(self, fileobj: BinaryIO, *, salvage: bool = False) -> None:
+        self._file = fileobj
+        self._offset = 0
+        self._index = 0
+        self._done = False
+        self.salvage = salvage
+        self.salvaged = False
+        self.problem: str | None = None
+        self.version, self.header = self._read_prelude()
+
+    @property
+    def num_channels(self) -> int:
+        """``header["channels"]``."""
+        return int(self.header["channels"])
+
+    @property
+    def num_frames(self) -> int:
+        """``header["num_frames"]``: how many frames a whole file holds."""
+        return int(self.header["num_frames"])
+
+    @property
+    def frames_read(self) -> int:
+        """Number of valid frames yielded so far."""
+        return self._index
+
+    def __iter__(self) -> Iterator[Frame]:
+        """The reader itself: a single pass over the remaining frames."""
+        return self
+
+    def __next__(self) -> Frame:
+        """Read, check and return the next frame."""
+        if self._done:
+            raise StopIteration
+        try:
+            if self._index >= self.num_frames:
+                self._done = True
+                self._check_end()
+                raise StopIteration
+            frame = self._read_frame()
+        except BitstreamError as err:
+            self._done = True
+            if self.salvage:
+                self.salvaged = True
+                self.problem = str(err)
+                raise StopIteration from None
+            raise BitstreamError(f"{err}{SALVAGE_HINT}") from err
+        self._index += 1
+        return frame
+
+    def _read_exact(self, num_bytes: int) -> bytes:
+        """Read ``num_bytes`` bytes, fewer only at end of file."""
+        data = self._file.read(min(num_bytes, _READ_CHUNK))
+        if len(data) < num_bytes and data:
+            # A short read (pipe, raw file, large frame) need not be the end of the stream.
+            chunks = [data]
+            remaining = num_bytes - len(data)
+            while remaining > 0:
+                chunk = self._file.read(min(remaining, _READ_CHUNK))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            data = b"".join(chunks)
+        self._offset += len(data)
+        return data
+
+    def _read_prelude(self) -> tuple[int, dict[str, Any]]:
+        prelude = self._read_exact(_PRELUDE_BYTES)
+        if not prelude:
+            raise BitstreamError("not a bandgen file: it is empty")
+        if prelude[: len(MAGIC)] != MAGIC[: len(prelude)]:
+            raise BitstreamError(
+                f"not a bandgen file: expected magic {MAGIC!r} at byte offset 0, "
+                f"found {prelude[: len(MAGIC)]!r}"
+            )
+        if len(prelude) > len(MAGIC):
+            version = prelude[len(MAGIC)]
+            if version not in SUPPORTED_VERSIONS:
+                supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+                raise BitstreamError(
+                    f"unknown .bgn format version {version} (byte offset {len(MAGIC)}); this "
+                    f"bandgen reads version {supported}; a newer bandgen may read this file"
+                )
+        if len(prelude) < _PRELUDE_BYTES:
+            raise BitstreamError(
+                f"truncated .bgn file: it ends at byte offset {len(prelude)}, inside the "
+                f"{_PRELUDE_BYTES}-byte prelude"
+            )
+        header_len = int.from_bytes(prelude[len(MAGIC) + 1 :], "big")
+        if header_len > MAX_HEADER_BYTES:
+            raise BitstreamError(
+                f"header length {header_len} at byte offset {len(MAGIC) + 1} exceeds "
+                f"{MAX_HEADER_BYTES} bytes; the header is corrupt"
+            )
+        rest = self._read_exact(header_len + 4)
+        if len(rest) < header_len + 4:
+            raise BitstreamError(
+                f"truncated .bgn file: it ends at byte offset {self._offset}, inside the "
+                f"{header_len}-byte header starting at byte offset {_PRELUDE_BYTES}"
+            )
+        header_json = rest[:header_len]
+        stored = int.from_bytes(rest[header_len:], "big")
+        actual = zlib.crc32(header_json)
+        where = f"header at byte offset {_PRELUDE_BYTES}"
+        if stored != actual:
+            raise BitstreamError(
+                f"{where}: CRC32 mismatch (stored 0x{stored:08X}, computed 0x{actual:08X}); "
+                "the header is corrupt"
+            )
+        try:
+            header = json.loads(header_json.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BitstreamError(f"{where} is not valid UTF-8 JSON: {err}") from err
+        _validate_header(header, BitstreamError, where)
+        return prelude[len(MAGIC)], header
+
+    def _read_frame(self) -> Frame:
+        start = self._offset
+        where = _where(self._index, start)
+        raw = bytearray(self._read_exact(1))
+        if not raw:
+            raise BitstreamError(
+                f"{where}: file ends after {self._index} of {self.num_frames} frames "
+                "(truncated file)"
+            )
+        _check_sync(raw[0], where)
+        while len(raw) <= MAX_VARINT_BYTES:
+            byte = self._read_exact(1)
+            if not byte:
+                raise BitstreamError(f"{where}: file ends inside the frame length (truncated)")
+            raw += byte
+            if not byte[0] & 0x80:
+                break
+        length, _ = read_varint(raw, 1, context=where)
+        _check_length(length, where)
+        rest = self._read_exact(length + 4)
+        if len(rest) < length + 4:
+            raise BitstreamError(
+                f"{where}: file ends mid-frame: the frame needs {len(raw) + length + 4} bytes, "
+                f"only {len(raw) + len(rest)} left (truncated file)"
+            )
+        body = rest[:length]
+        _check_crc(body, rest[length:], where)
+        return _parse_body(body, self.num_channels, where)
+
+    def _check_end(self) -> None:
+        start = self._offset
+        extra = len(self._read_exact(1))
+        if not extra:
+            return
+        while chunk := self._read_exact(_READ_CHUNK):
+            extra += len(chunk)
+        after = f"frame {self.num_frames - 1}" if self.num_frames else "the header"
+        raise BitstreamError(
+            f"trailing garbage after the last frame ({after}): {extra} bytes at byte offset "
+            f"{start} where the file should end (header num_frames={self.num_frames})"
+        )
+
+
+def read_container(
+    source: str | os.PathLike[str] | bytes | bytearray, salvage: bool = False
+) -> tuple[dict[str, Any], list[Frame]]:
+    """Read a whole ``.bgn`` file or buffer into memory.
+
+    Use :class:`ContainerReader` to stream long files, or to learn whether
+    salvage mode dropped anything (``reader.salvaged``, ``reader.problem``).
+
+    Args:
+        source: a path, or the container's bytes.
+        salvage: see :class:`ContainerReader`.
+
+    Returns:
+        ``(header, frames)``.
+
+    Raises:
+        BitstreamError: see :class:`ContainerReader`.
+        OSError: the path cannot be opened.
+    """
+    if isinstance(source, bytes | bytearray):
+        reader = ContainerReader(io.BytesIO(bytes(source)), salvage=salvage)
+        return reader.header, list(reader)
+    with open(source, "rb") as fileobj:
+        reader = ContainerReader(fileobj, salvage=salvage)
+        return reader.header, list(reader)
