@@ -1,0 +1,24 @@
+"""Objective quality metrics.
+
+``peaq`` is imported eagerly (numpy only): the function shares its name with the subpackage
+:mod:`bandgen.metrics.peaq`, and binding it here keeps ``bandgen.metrics.peaq`` the function
+whatever is imported later. Other metrics load on first use: add ``name -> module`` to
+``_LAZY`` to export one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bandgen.metrics.peaq import PeaqResult, peaq
+
+_LAZY: dict[str, str] = {}
+
+__all__ = ["PeaqResult", "peaq", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bandgen.metrics' has no attribute {name!r}")
