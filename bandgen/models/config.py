@@ -1,0 +1,158 @@
+"""Frozen config dataclasses of the bandgen models, with the paper-size and CPU-size presets.
+
+Recipes (YAML) map 1:1 onto these; :meth:`NSBGConfig.from_dict` rejects unknown keys, and
+:meth:`NSBGConfig.to_dict` is what gets saved as JSON beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bandgen.errors import ConfigError
+
+__all__ = ["NSBGConfig"]
+
+
+@dataclass(frozen=True)
+class NSBGConfig:
+    """Hyper-parameters of n-SBG (paper ``000``; ``HYPERPARAMETERS.md`` §1).
+
+    Band layout (PQMF bands of 750 Hz at 48 kHz):
+
+    Args:
+        k_c: first generated band; bands ``0..k_c-1`` come from the core (5 -> 3.75 kHz).
+        k_h: last generated band (14 at 12 kbps -> 11.25 kHz; 15 at 16 kbps -> 12 kHz).
+        num_bands: PQMF bands (32).
+        pqmf_taps: PQMF prototype length (481).
+        pqmf_beta: Kaiser beta of the prototype (9).
+        n_fft: STFT size = hop of the SBG encoder; one SBG parameter frame per ``n_fft`` samples.
+        channels: SEANet base width ``C`` (64).
+        strides: SEANet encoder strides (1, 2, 2, 2); their product times ``num_bands`` must
+            divide ``n_fft``.
+        dilations: residual-unit dilations (1, 3, 9).
+        kernel_size: SEANet conv_in / bottleneck / conv_out kernel (7).
+        encoder_widths: channels of the 4 ResNet stages of the SBG encoder (64 ... 512).
+        encoder_blocks: BasicBlocks per stage (2, 2, 2, 2).
+        patch_dim: SBG parameter dims per frequency patch (32 -> 320-d at 12 kbps).
+        causal_pool: time-causal max-pool in the SBG encoder (the reference looks 1 frame ahead).
+        n_q: RVQ stages ``N_q`` (11 at 12 kbps, 13 at 16 kbps).
+        codebook_size: entries per codebook (1024 -> 10 bits).
+        codebook_dim: factorised code size (8).
+        quantizer_dropout: DAC quantiser dropout fraction (0.5).
+        blind: no SBG encoder and no RVQ: zero side information (paper §4.4 "Blind SBG").
+    """
+
+    k_c: int = 5
+    k_h: int = 14
+    num_bands: int = 32
+    pqmf_taps: int = 481
+    pqmf_beta: float = 9.0
+    n_fft: int = 2048
+    channels: int = 64
+    strides: tuple[int, ...] = (1, 2, 2, 2)
+    dilations: tuple[int, ...] = (1, 3, 9)
+    kernel_size: int = 7
+    encoder_widths: tuple[int, ...] = (64, 128, 256, 512)
+    encoder_blocks: tuple[int, ...] = (2, 2, 2, 2)
+    patch_dim: int = 32
+    causal_pool: bool = True
+    n_q: int = 11
+    codebook_size: int = 1024
+    codebook_dim: int = 8
+    quantizer_dropout: float = 0.5
+    blind: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.k_c <= self.k_h < self.num_bands:
+            raise ConfigError(
+                f"need 0 < k_c <= k_h < num_bands; got k_c={self.k_c}, k_h={self.k_h}, "
+                f"num_bands={self.num_bands}"
+            )
+        hop = self.num_bands
+        for s in self.strides:
+            hop *= s
+        if self.n_fft % hop:
+            raise ConfigError(
+                f"n_fft={self.n_fft} must be a multiple of num_bands * prod(strides) = {hop}"
+            )
+        if len(self.encoder_widths) != len(self.encoder_blocks):
+            raise ConfigError("encoder_widths and encoder_blocks must have the same length")
+        if not self.blind and self.n_q < 1:
+            raise ConfigError(f"n_q must be >= 1 unless blind, got {self.n_q}")
+
+    @property
+    def num_generated(self) -> int:
+        """Generated sub-bands ``k_h - k_c + 1`` (10 at 12 kbps, 11 at 16 kbps)."""
+        return self.k_h - self.k_c + 1
+
+    @property
+    def num_bins(self) -> int:
+        """STFT bins fed to the SBG encoder: 32 per generated band at ``n_fft = 2048``."""
+        return self.num_generated * (self.n_fft // (2 * self.num_bands))
+
+    @property
+    def frame_rate_hz(self) -> float:
+        """SBG parameter frames per second at 48 kHz (23.4375)."""
+        return 48_000 / self.n_fft
+
+    @property
+    def side_info_kbps(self) -> float:
+        """Side-info bit-rate with all stages: ``n_q * log2(codebook_size) * 48000 / n_fft``."""
+        if self.blind:
+            return 0.0
+        return self.n_q * math.log2(self.codebook_size) * self.frame_rate_hz / 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> NSBGConfig:
+        """Build from a recipe/JSON mapping; unknown keys are a :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"unknown NSBGConfig keys {unknown}; valid keys: {sorted(names)}")
+        kwargs: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
+        return cls(**kwargs)
+
+    @classmethod
+    def paper_12k(cls) -> NSBGConfig:
+        """Paper size, 12 kbps mode: bands 5..14 generated, 11 x 10 bit x 23.4 Hz = 2.58 kbps."""
+        return cls(k_c=5, k_h=14, n_q=11)
+
+    @classmethod
+    def paper_16k(cls) -> NSBGConfig:
+        """Paper size, 16 kbps mode: bands 5..15 generated, 13 stages = 3.05 kbps."""
+        return cls(k_c=5, k_h=15, n_q=13)
+
+    @classmethod
+    def cpu_12k(cls) -> NSBGConfig:
+        """CPU size, 12 kbps mode: ``C = 16`` and encoder widths 16..128 (~1/16 of the FLOPs)."""
+        return dataclasses.replace(cls.paper_12k(), channels=16, encoder_widths=(16, 32, 64, 128))
+
+    @classmethod
+    def cpu_16k(cls) -> NSBGConfig:
+        """CPU size, 16 kbps mode (as :meth:`cpu_12k` with bands 5..15 and 13 stages)."""
+        return dataclasses.replace(cls.paper_16k(), channels=16, encoder_widths=(16, 32, 64, 128))
+
+    @classmethod
+    def debug(cls) -> NSBGConfig:
+        """Toy size for tests: ``C = 4``, widths 4..16, 3 stages of 64-entry codebooks."""
+        return cls(
+            channels=4,
+            encoder_widths=(4, 8, 8, 16),
+            encoder_blocks=(1, 1, 1, 1),
+            patch_dim=4,
+            n_q=3,
+            codebook_size=64,
+            codebook_dim=4,
+        )

@@ -1,0 +1,233 @@
+"""n-SBG: neural spectral band generation (Choi et al., Interspeech 2025; paper ``000``).
+
+Signal path (paper §3, Figure 2; HP §1.1):
+
+```
+core_wav48 [B, 1, T] --PQMF--> bands 0..k_c-1 --SEANet encoder half--> skips, h [B, 4C, T/256]
+target_wav48 -> log-power STFT (2048/2048), bins of bands k_c..k_h -> ResNet2d(spec, FiLM <- h)
+    -> latents [B, D, N] -> RVQ -> z_q [B, D, N]     (codes [B, N_q, N]: the side information)
+SEANet decoder half(skips, h, TFiLM <- z_q) -> generated bands k_c..k_h [B, k_h-k_c+1, T/32]
+y_hat = PQMF synthesis of [core bands (detached) ; generated bands ; zeros above k_h]
+y     = PQMF synthesis of [core bands ; true bands k_c..k_h ; zeros]   (the training target)
+```
+
+``forward`` is the training path (quantiser dropout, losses); ``encode`` / ``decode`` are the
+inference path built from the same submodules, and in eval mode
+``decode(core, encode(target, core)) == forward(core, target).y_hat``. Clips of any length are
+zero-padded at the end to a multiple of ``n_fft`` (2048 samples, one SBG frame) and cropped back.
+The blind variant (``blind=True``, paper §4.4) has no SBG encoder, no RVQ and no TFiLM.
+
+Latency: the generator is causal; the side information of a frame describes the 2048 samples it
+covers, so the codec works frame by frame (42.7 ms) plus the PQMF's 240-sample alignment delay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bandgen.dsp.pqmf import PQMF, fill_bands
+from bandgen.dsp.stft import sbg_bins, sbg_log_power
+from bandgen.models.config import NSBGConfig
+from bandgen.nn.resnet2d import ResNet2dEncoder
+from bandgen.nn.seanet import CoreEmbedding, SEANetGenerator
+from bandgen.quantization.rvq import ResidualVectorQuantizer
+
+__all__ = ["NSBG", "NSBGOutput"]
+
+
+@dataclass
+class NSBGOutput:
+    """What :meth:`NSBG.forward` returns for one training batch.
+
+    Attributes:
+        y_hat: full-band output ``[B, 1, T]`` (core bands, generated bands, zeros above ``k_h``).
+        y: target ``[B, 1, T]`` (core bands, true bands ``k_c..k_h``, zeros above), HP §1.1.
+        bands_hat: generated sub-bands ``[B, k_h - k_c + 1, T_pad / 32]``.
+        codes: RVQ codes ``[B, K, N]`` (``K = 0`` for the blind variant), ``N = T_pad / n_fft``.
+        commitment_loss: RVQ commitment loss (scalar; 0 when blind).
+        codebook_loss: RVQ codebook loss (scalar; 0 when blind).
+    """
+
+    y_hat: Tensor
+    y: Tensor
+    bands_hat: Tensor
+    codes: Tensor
+    commitment_loss: Tensor
+    codebook_loss: Tensor
+
+
+class NSBG(nn.Module):
+    """The n-SBG encoder, quantiser and decoder as one module (paper ``000`` §3).
+
+    Args:
+        config: hyper-parameters; see :class:`NSBGConfig` and its presets.
+
+    Shape:
+        ``forward(core_wav48 [B, 1, T], target_wav48 [B, 1, T]) -> NSBGOutput``;
+        ``encode(target_wav48, core_wav48) -> codes [B, K, ceil(T / n_fft)]``;
+        ``decode(core_wav48 [B, 1, T], codes) -> wav48 [B, 1, T]``.
+    """
+
+    def __init__(self, config: NSBGConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = NSBGConfig() if config is None else config
+        self.pqmf = PQMF(cfg.num_bands, cfg.pqmf_taps, cfg.pqmf_beta)
+        hop = cfg.num_bands
+        for s in cfg.strides:
+            hop *= s
+        latent_dim = None
+        self.encoder: ResNet2dEncoder | None = None
+        self.quantizer: ResidualVectorQuantizer | None = None
+        if not cfg.blind:
+            self.encoder = ResNet2dEncoder(
+                num_bins=cfg.num_bins,
+                widths=cfg.encoder_widths,
+                blocks=cfg.encoder_blocks,
+                patch_dim=cfg.patch_dim,
+                cond_channels=4 * cfg.channels,
+                cond_stride=cfg.n_fft // hop,
+                causal_pool=cfg.causal_pool,
+            )
+            latent_dim = self.encoder.out_dim
+            self.quantizer = ResidualVectorQuantizer(
+                latent_dim,
+                cfg.n_q,
+                codebook_size=cfg.codebook_size,
+                codebook_dim=cfg.codebook_dim,
+                quantizer_dropout=cfg.quantizer_dropout,
+            )
+        self.generator = SEANetGenerator(
+            in_bands=cfg.k_c,
+            out_bands=cfg.num_generated,
+            channels=cfg.channels,
+            strides=cfg.strides,
+            dilations=cfg.dilations,
+            kernel_size=cfg.kernel_size,
+            cond_dim=latent_dim,
+        )
+
+    # -- shared pieces -------------------------------------------------------------------------
+
+    def _pad(self, wav: Tensor, name: str) -> Tensor:
+        """Check ``wav [B, 1, T]`` and zero-pad it at the end to a multiple of ``n_fft``."""
+        if wav.dim() != 3 or wav.shape[1] != 1:
+            raise ValueError(f"{name} must be mono wav [B, 1, T], got {tuple(wav.shape)}")
+        return F.pad(wav, (0, -wav.shape[-1] % self.config.n_fft))
+
+    @staticmethod
+    def _check_pair(core_wav48: Tensor, target_wav48: Tensor) -> None:
+        if core_wav48.shape != target_wav48.shape:
+            raise ValueError(
+                f"core and target shapes differ: {tuple(core_wav48.shape)} vs "
+                f"{tuple(target_wav48.shape)}; pass sample-aligned clips of equal length"
+            )
+
+    def _core(self, core_wav48: Tensor) -> tuple[Tensor, CoreEmbedding]:
+        """Core sub-bands ``[B, k_c, T_pad / 32]`` of the padded core and their embedding."""
+        core_bands = self.pqmf.analysis(core_wav48)[:, : self.config.k_c]
+        return core_bands, self.generator.embed(core_bands)
+
+    def _latents(self, target_wav48: Tensor, h: Tensor) -> Tensor:
+        """SBG encoder: padded target ``[B, 1, T_pad]``, ``h`` -> ``latents [B, D, N]`` (§3.1)."""
+        if self.encoder is None:
+            raise RuntimeError("the blind variant has no SBG encoder")
+        spec = sbg_log_power(target_wav48, n_fft=self.config.n_fft)
+        per_band = self.config.n_fft // (2 * self.config.num_bands)
+        spec = spec[:, sbg_bins(self.config.k_c, self.config.k_h, bins_per_band=per_band)]
+        return self.encoder(spec[:, None], h)
+
+    def _synthesize(self, core_bands: Tensor, high_bands: Tensor, length: int) -> Tensor:
+        """PQMF synthesis of ``[core ; high ; zeros]`` cropped to ``[B, 1, length]``."""
+        bands = fill_bands([core_bands, high_bands], self.config.num_bands)
+        return self.pqmf.synthesis(bands)[..., :length]
+
+    def _empty_codes(self, batch: int, frames: int, device: torch.device) -> Tensor:
+        return torch.zeros(batch, 0, frames, dtype=torch.long, device=device)
+
+    @property
+    def frame_length(self) -> int:
+        """Samples per side-info frame at 48 kHz (``n_fft``, 2048)."""
+        return self.config.n_fft
+
+    @property
+    def side_info_kbps(self) -> float:
+        """Side-info bit-rate with all RVQ stages (0 for the blind variant)."""
+        return self.config.side_info_kbps
+
+    # -- training ------------------------------------------------------------------------------
+
+    def forward(
+        self, core_wav48: Tensor, target_wav48: Tensor, n_q: int | None = None
+    ) -> NSBGOutput:
+        """Training pass: ``core_wav48, target_wav48 [B, 1, T]`` -> :class:`NSBGOutput`.
+
+        ``core_wav48`` is the decoded core codec output and ``target_wav48`` the original, both
+        at 48 kHz and sample-aligned. ``n_q`` limits the RVQ stages (default all; quantiser
+        dropout applies on top in training mode).
+        """
+        self._check_pair(core_wav48, target_wav48)
+        length = core_wav48.shape[-1]
+        core = self._pad(core_wav48, "core_wav48")
+        target = self._pad(target_wav48, "target_wav48")
+        core_bands, embedding = self._core(core)
+        frames = core.shape[-1] // self.config.n_fft
+        zero = core.new_zeros(())
+        if self.quantizer is None:
+            z_q = None
+            codes = self._empty_codes(core.shape[0], frames, core.device)
+            commitment, codebook = zero, zero
+        else:
+            quantized = self.quantizer(self._latents(target, embedding.h), n_q)
+            z_q, codes = quantized.z_q, quantized.codes
+            commitment, codebook = quantized.commitment_loss, quantized.codebook_loss
+        bands_hat = self.generator.generate(embedding, z_q)
+        target_bands = self.pqmf.analysis(target)[:, self.config.k_c : self.config.k_h + 1]
+        return NSBGOutput(
+            y_hat=self._synthesize(core_bands.detach(), bands_hat, length),
+            y=self._synthesize(core_bands, target_bands, length),
+            bands_hat=bands_hat,
+            codes=codes,
+            commitment_loss=commitment,
+            codebook_loss=codebook,
+        )
+
+    # -- inference -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, target_wav48: Tensor, core_wav48: Tensor, n_q: int | None = None) -> Tensor:
+        """Side information: ``target_wav48, core_wav48 [B, 1, T] -> codes [B, n_q, N]``.
+
+        ``N = ceil(T / n_fft)`` frames; ``n_q`` (default all) drops the last stages for a lower
+        bit-rate (paper §4.2). The blind variant returns ``[B, 0, N]``.
+        """
+        self._check_pair(core_wav48, target_wav48)
+        target = self._pad(target_wav48, "target_wav48")
+        core = self._pad(core_wav48, "core_wav48")
+        if self.quantizer is None:
+            return self._empty_codes(
+                core.shape[0], core.shape[-1] // self.config.n_fft, core.device
+            )
+        _, embedding = self._core(core)
+        return self.quantizer.encode(self._latents(target, embedding.h), n_q)
+
+    def decode(self, core_wav48: Tensor, codes: Tensor | None = None) -> Tensor:
+        """Regenerate the high band: ``core_wav48 [B, 1, T]``, ``codes [B, K, N] -> [B, 1, T]``.
+
+        ``K`` may be fewer than ``n_q`` stages; ``codes`` is ignored (may be ``None``) when blind.
+        """
+        length = core_wav48.shape[-1]
+        core = self._pad(core_wav48, "core_wav48")
+        core_bands, embedding = self._core(core)
+        z_q = None
+        if self.quantizer is not None:
+            frames = core.shape[-1] // self.config.n_fft
+            if codes is None or codes.shape[0] != core.shape[0] or codes.shape[-1] != frames:
+                got = None if codes is None else tuple(codes.shape)
+                raise ValueError(f"codes must be [{core.shape[0]}, K, {frames}], got {got}")
+            z_q = self.quantizer.decode(codes)
+        bands_hat = self.generator.generate(embedding, z_q)
+        return self._synthesize(core_bands, bands_hat, length)
