@@ -17,6 +17,7 @@ from bandgen.hf.base import HighBandCoder
 
 _BUILDERS: dict[str, str] = {
     "none": "bandgen.hf.none:NoneCoder",
+    "sbr": "bandgen.hf.sbr:SbrCoder",
 }
 
 

@@ -1,0 +1,1 @@
+"""SBR side-info syntax: frame fields and their entropy codes."""
