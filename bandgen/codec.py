@@ -80,12 +80,13 @@ class _CoreToWork:
         self.num_out += out.shape[0]
         return out
 
-    def finish(self, num_samples: int) -> np.ndarray:
-        """Flush and cut or zero-pad the total output to exactly ``num_samples``."""
+    def finish(self, num_samples: int, *, pad: bool = True) -> np.ndarray:
+        """Flush and cut the total output to at most ``num_samples``; zero-pad up to it if ``pad``."""
         tail = self._resampler.push(self._decoder.flush()[None], last=True)[0]
         keep = max(0, num_samples - self.num_out)
         tail = tail[:keep]
-        tail = np.pad(tail, (0, keep - tail.shape[0]))
+        if pad:
+            tail = np.pad(tail, (0, keep - tail.shape[0]))
         self.num_out += tail.shape[0]
         return tail.astype(np.float32, copy=False)
 
@@ -349,7 +350,6 @@ class Codec:
         hf_decoders = [self.hf.new_decoder() for _ in range(channels)]
         pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
         emitted = 0
-        frames_read = 0
 
         def release(limit: int) -> np.ndarray | None:
             nonlocal emitted
@@ -362,28 +362,25 @@ class Codec:
             emitted += n
             return np.stack([p[:n] for p in parts])
 
-        for frame in reader:
+        for index, frame in enumerate(reader):
             if len(frame.channels) != channels:
                 raise BitstreamError(
-                    f"frame {frames_read} has {len(frame.channels)} channels, header says {channels}"
+                    f"frame {index} has {len(frame.channels)} channels, header says {channels}"
                 )
             for c, ch in enumerate(frame.channels):
                 core48 = cores[c].push(ch.core)
                 pending[c].append(hf_decoders[c].push(core48, list(ch.side)))
-            frames_read += 1
             if progress is not None:
                 progress(1)
             block = release(num_samples)
             if block is not None:
                 yield block
-        limit = num_samples
-        if reader.salvaged:
-            covered = frames_read * self.core.frame_length * WORK_RATE // self.core.sample_rate
-            limit = min(num_samples, covered)
         for c in range(channels):
-            tail = cores[c].finish(num_samples)
+            # a salvaged stream ends where its decodable core ends; a whole one at its length
+            tail = cores[c].finish(num_samples, pad=not reader.salvaged)
             pending[c].append(hf_decoders[c].push(tail, []))
             pending[c].append(hf_decoders[c].flush())
+        limit = min(num_samples, *(core.num_out for core in cores))
         block = release(limit)
         if block is not None:
             yield block

@@ -1,0 +1,51 @@
+"""Build core codecs by name and target bitrate, or back from stored :class:`CoreParams`."""
+
+from __future__ import annotations
+
+from bandgen.errors import ConfigError
+
+from .aac import AacCore
+from .base import CoreCodec, CoreParams
+from .mp3 import Mp3Core
+from .opus import OpusCore
+from .pyav_core import PyAVCore
+
+_CORES: dict[str, type[PyAVCore]] = {"aac": AacCore, "opus": OpusCore, "mp3": Mp3Core}
+
+CORE_NAMES: tuple[str, ...] = tuple(_CORES)
+"""Names accepted by :func:`make_core`: ``("aac", "opus", "mp3")``."""
+
+
+def _core_class(name: str) -> type[PyAVCore]:
+    try:
+        return _CORES[name]
+    except KeyError as exc:
+        raise ConfigError(
+            f"unknown core codec {name!r}; choose one of {', '.join(CORE_NAMES)}"
+        ) from exc
+
+
+def make_core(name: str, bitrate_kbps: float, *, sample_rate: int | None = None) -> CoreCodec:
+    """A core codec whose measured payload is within 10 % of ``bitrate_kbps`` per channel.
+
+    The sample rate, low-pass and encoder request come from the codec's measured
+    mode table (``bandgen/core/{aac,opus,mp3}.py``, ``scripts/measure_core.py``).
+
+    Args:
+        name: ``"aac"``, ``"opus"`` or ``"mp3"``.
+        bitrate_kbps: target payload rate per channel in kbit/s.
+        sample_rate: force the codec sample rate in Hz (no rate guarantee then).
+
+    Raises:
+        ConfigError: unknown name, unreachable bitrate or unsupported sample rate.
+    """
+    return _core_class(name).for_bitrate(bitrate_kbps, sample_rate=sample_rate)
+
+
+def core_from_params(params: CoreParams) -> CoreCodec:
+    """Rebuild a core codec from the params stored in a ``.bgn`` header.
+
+    Raises:
+        ConfigError: unknown codec name or invalid params.
+    """
+    return _core_class(params.name)(params)

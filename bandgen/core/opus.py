@@ -1,0 +1,118 @@
+"""Opus core over libopus (``libopus`` encoder and decoder in PyAV's FFmpeg).
+
+Opus runs at 48 kHz here: FFmpeg's libopus decoder always outputs 48 kHz, and the
+coded band is set by the encoder's maximum bandwidth instead (FFmpeg's ``cutoff``:
+4000 narrowband, 6000 mediumband, 8000 wideband, 12000 super-wideband, 20000
+fullband).  Packets are bare Opus packets (RFC 6716), self-describing, so the
+decoder needs no extradata; its output is cut to the 20 ms frame each packet must
+decode to, which also rejects most corrupt packets.
+
+Delay: the encoder's pre-skip (libopus look-ahead, 6.5 ms = 312 samples at 48 kHz),
+which the decoder drops.  The pre-skip aligns the CELT path exactly, but the SILK
+path (speech, low rates) comes out a few samples off, by an amount that depends on
+SILK's internal bandwidth and on the clip (cross-correlation lags on the 24 dev
+clips with the bare pre-skip, 48 kHz samples: narrowband +2..+4, mediumband and
+wideband -3..-1, super-wideband -3..0, fullband -2..0, CELT 0).  The decoder also
+drops the most frequent offset of the mode's bandwidth (:data:`SILK_ALIGNMENT`)
+below 40 kbps, where SILK is in use, so most clips come out at lag 0 and the rest
+within one or two samples (a few tens of microseconds).
+
+Mode table (measured with ``scripts/measure_core.py`` on the 24 dev clips, VBR,
+mono): the bandwidth follows libopus's own choice at each rate when left free
+(narrowband at 8 kbps, wideband at 9.4-12, mostly super-wideband at 13, fullband
+from 16), fixed so that ``cutoff_hz`` is the real coded band.  VBR undershoots the
+target at 8-13 kbps and overshoots from 24, hence the requests.
+"""
+
+from __future__ import annotations
+
+from bandgen.errors import ConfigError
+
+from .base import CoreParams
+from .modes import CoreMode, ModeTable
+from .pyav_core import PyAVCore
+
+OPUS_SAMPLE_RATE = 48_000
+"""The Opus core's sample rate in Hz."""
+
+OPUS_FRAME_LENGTH = 960
+"""Samples per packet: 20 ms at 48 kHz (FFmpeg's default frame duration)."""
+
+OPUS_DELAY = 312
+"""libopus pre-skip at 48 kHz, samples."""
+
+OPUS_BANDWIDTHS_HZ = (4000, 6000, 8000, 12000, 20000)
+"""Cutoffs libopus accepts: narrow, medium, wide, super-wide and full band."""
+
+SILK_ALIGNMENT = {4000: 3, 6000: -2, 8000: -2, 12000: -2, 20000: 0}
+"""Extra samples the decoder drops for the SILK path, by Opus bandwidth (cutoff) in Hz."""
+
+SILK_MAX_BITRATE = 40_000
+"""Target bitrate in bit/s from which the SILK alignment correction is no longer applied."""
+
+_VBR = {"vbr": "on", "application": "audio"}
+
+OPUS_MODES = ModeTable(
+    codec="opus",
+    modes=(
+        CoreMode(8.0, OPUS_SAMPLE_RATE, 4000, 9.5, _VBR),
+        CoreMode(9.4, OPUS_SAMPLE_RATE, 8000, 10.4, _VBR),
+        CoreMode(12.0, OPUS_SAMPLE_RATE, 8000, 13.5, _VBR),
+        CoreMode(13.0, OPUS_SAMPLE_RATE, 12000, 13.8, _VBR),
+        CoreMode(16.0, OPUS_SAMPLE_RATE, 20000, 16.0, _VBR),
+        CoreMode(24.0, OPUS_SAMPLE_RATE, 20000, 22.0, _VBR),
+        CoreMode(32.0, OPUS_SAMPLE_RATE, 20000, 29.5, _VBR),
+        CoreMode(64.0, OPUS_SAMPLE_RATE, 20000, 55.0, _VBR),
+    ),
+    min_kbps=8.0,
+    max_kbps=256.0,
+)
+
+
+class OpusCore(PyAVCore):
+    """Mono Opus core codec at 48 kHz (libopus encoder and decoder).
+
+    Args:
+        params: codec parameters with ``name == "opus"``; build them with
+            :meth:`for_bitrate` (or :func:`bandgen.core.make_core`).
+    """
+
+    codec_name = "opus"
+    encoder_name = "libopus"
+    decoder_name = "libopus"
+    sample_format = "flt"
+    sample_rates = (OPUS_SAMPLE_RATE,)
+    table = OPUS_MODES
+
+    @property
+    def frame_length(self) -> int:
+        """Samples per packet: 960 (20 ms)."""
+        return OPUS_FRAME_LENGTH
+
+    @property
+    def delay(self) -> int:
+        """Codec delay: the 312-sample pre-skip."""
+        return OPUS_DELAY
+
+    @property
+    def alignment_delay(self) -> int:
+        """Pre-skip plus the SILK offset of this mode's bandwidth (below 40 kbps)."""
+        if self.bitrate >= SILK_MAX_BITRATE:
+            return OPUS_DELAY
+        return OPUS_DELAY + SILK_ALIGNMENT[round(self.cutoff_hz)]
+
+    def decoder_options(self) -> dict[str, str]:
+        """Ask libopus for float output (it defaults to 16-bit)."""
+        return {"request_sample_fmt": "flt"}
+
+    @classmethod
+    def cutoff_for(cls, cutoff_hz: int, sample_rate: int) -> int:
+        """The widest Opus bandwidth not above ``cutoff_hz``."""
+        return max(b for b in OPUS_BANDWIDTHS_HZ if b <= max(cutoff_hz, OPUS_BANDWIDTHS_HZ[0]))
+
+    def check_params(self, params: CoreParams) -> None:
+        """libopus only takes the five Opus bandwidths as cutoff."""
+        if round(params.cutoff_hz) not in OPUS_BANDWIDTHS_HZ:
+            raise ConfigError(
+                f"opus cutoff must be one of {OPUS_BANDWIDTHS_HZ} Hz, got {params.cutoff_hz}"
+            )

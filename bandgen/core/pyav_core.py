@@ -1,0 +1,168 @@
+"""Shared base of the PyAV core codecs: params validation, mode choice, encoder/decoder wiring.
+
+A subclass names its FFmpeg encoder and decoder, its sample format, its supported
+sample rates, its codec delay and its :class:`~bandgen.core.modes.ModeTable`;
+this class turns :class:`~bandgen.core.base.CoreParams` into streaming
+:class:`~bandgen.core.engine.PyAVEncoder` / :class:`~bandgen.core.engine.PyAVDecoder`
+instances.
+
+Params conventions (what the ``.bgn`` header stores):
+
+- ``bitrate`` is the *target* payload rate in bit/s (what the user asked for);
+- ``options["b"]``, when present, is the nominal bit rate asked of the encoder, which
+  differs from the target where the encoder over- or undershoots (see ``modes.py``);
+- ``cutoff_hz`` is passed to the encoder as its low-pass (FFmpeg's ``cutoff``);
+- every other option is an FFmpeg encoder AVOption.  The decoder needs none of them.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+from bandgen.errors import ConfigError
+
+from .base import CoreCodec, CoreParams
+from .engine import PyAVDecoder, PyAVEncoder
+from .modes import ModeTable, check_sample_rate
+
+REQUEST_OPTION = "b"
+"""Key of ``CoreParams.options`` holding the bit rate asked of the encoder, in bit/s."""
+
+
+class PyAVCore(CoreCodec):
+    """A :class:`CoreCodec` run by one FFmpeg encoder/decoder pair through PyAV.
+
+    Args:
+        params: the codec parameters; validated here (:class:`ConfigError` if invalid).
+    """
+
+    codec_name: ClassVar[str]
+    encoder_name: ClassVar[str]
+    decoder_name: ClassVar[str]
+    sample_format: ClassVar[str]
+    sample_rates: ClassVar[tuple[int, ...]]
+    table: ClassVar[ModeTable]
+    rate_control: ClassVar[bool] = False
+    """Steer the encoder's rate towards ``params.bitrate`` per stream (see ``PyAVEncoder``)."""
+
+    def __init__(self, params: CoreParams) -> None:
+        if params.name != self.codec_name:
+            raise ConfigError(f"{type(self).__name__} got params for core {params.name!r}")
+        check_sample_rate(self.codec_name, params.sample_rate, self.sample_rates)
+        if params.bitrate <= 0:
+            raise ConfigError(
+                f"{self.codec_name} core bitrate must be positive, got {params.bitrate}"
+            )
+        if not 0 < params.cutoff_hz <= params.sample_rate / 2:
+            raise ConfigError(
+                f"{self.codec_name} core cutoff {params.cutoff_hz} Hz is outside "
+                f"(0, {params.sample_rate / 2:g}] Hz for a {params.sample_rate} Hz sample rate"
+            )
+        for key, value in params.options.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ConfigError(
+                    f"{self.codec_name} core options must map str to str, got {key!r}"
+                )
+        self.params = params
+        self.check_params(params)
+
+    def check_params(self, params: CoreParams) -> None:
+        """Codec-specific validation; raise :class:`ConfigError` on invalid params."""
+
+    @property
+    @abstractmethod
+    def delay(self) -> int:
+        """Codec delay in samples at :attr:`sample_rate` (encoder priming plus decoder delay).
+
+        The encoder checks FFmpeg reports this delay (its first packet's timestamp).
+        """
+
+    @property
+    def alignment_delay(self) -> int:
+        """Samples the decoder drops so its output lines up with the input (default :attr:`delay`)."""
+        return self.delay
+
+    @property
+    def encoder_bit_rate(self) -> int:
+        """The nominal bit rate asked of the encoder, bit/s."""
+        request = self.params.options.get(REQUEST_OPTION)
+        if request is None:
+            return self.params.bitrate
+        try:
+            return int(request)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{self.codec_name} core option {REQUEST_OPTION}={request!r} is not an integer"
+            ) from exc
+
+    def encoder_options(self) -> dict[str, str]:
+        """FFmpeg AVOptions for the encoder: ``params.options`` less ``b``, plus the cutoff."""
+        options = {k: v for k, v in self.params.options.items() if k != REQUEST_OPTION}
+        options["cutoff"] = str(round(self.params.cutoff_hz))
+        return options
+
+    def extradata(self) -> bytes | None:
+        """Decoder configuration bytes derived from :attr:`params` (none by default)."""
+        return None
+
+    def decoder_options(self) -> dict[str, str]:
+        """FFmpeg AVOptions for the decoder."""
+        return {}
+
+    def new_encoder(self) -> PyAVEncoder:
+        """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`)."""
+        return PyAVEncoder(
+            self.encoder_name,
+            sample_rate=self.sample_rate,
+            bit_rate=self.encoder_bit_rate,
+            options=self.encoder_options(),
+            sample_format=self.sample_format,
+            delay=self.delay,
+            target_bit_rate=self.params.bitrate if self.rate_control else None,
+        )
+
+    def new_decoder(self) -> PyAVDecoder:
+        """A fresh streaming decoder for one channel, built from :attr:`params` only."""
+        return PyAVDecoder(
+            self.decoder_name,
+            sample_rate=self.sample_rate,
+            frame_length=self.frame_length,
+            delay=self.alignment_delay,
+            extradata=self.extradata(),
+            options=self.decoder_options(),
+        )
+
+    @classmethod
+    def cutoff_for(cls, cutoff_hz: int, sample_rate: int) -> int:
+        """The low-pass to use for a mode's ``cutoff_hz`` at ``sample_rate`` (clipped to Nyquist)."""
+        return min(cutoff_hz, sample_rate // 2)
+
+    @classmethod
+    def for_bitrate(cls, bitrate_kbps: float, *, sample_rate: int | None = None) -> PyAVCore:
+        """Build the codec for a target payload rate per channel.
+
+        Args:
+            bitrate_kbps: target payload rate per channel, kbit/s.
+            sample_rate: force the codec sample rate in Hz; the measured payload is only
+                guaranteed (within 10 %) for the default one from the mode table.
+
+        Raises:
+            ConfigError: if the target is unreachable or the sample rate unsupported.
+        """
+        mode, request = cls.table.pick(bitrate_kbps)
+        rate = mode.sample_rate
+        if sample_rate is not None:
+            rate = check_sample_rate(cls.codec_name, sample_rate, cls.sample_rates)
+        target = round(bitrate_kbps * 1000)
+        options = dict(mode.options)
+        if request != target:
+            options[REQUEST_OPTION] = str(request)
+        params = CoreParams(
+            name=cls.codec_name,
+            bitrate=target,
+            sample_rate=rate,
+            cutoff_hz=float(cls.cutoff_for(mode.cutoff_hz, rate)),
+            options=options,
+        )
+        return cls(params)
