@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from bandgen.core.align import find_lag
 
 import bandgen
 from bandgen.api import info
 from bandgen.codec import Codec
+from bandgen.core.align import find_lag
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 
 
