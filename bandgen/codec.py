@@ -259,6 +259,8 @@ class Codec:
                 packets += st.core_encoders[c].flush()
             st.assembler.core_q[c].extend(packets)
             st.stats.core_bytes += sum(len(p) for p in packets)
+            if self.hf.num_frames(WORK_RATE) == 0:
+                continue  # no side info: the local core decode would feed nothing
             decoded = [st.core_decoders[c].push(p) for p in packets]
             if last:
                 decoded.append(st.core_decoders[c].finish(st.stats.num_samples))

@@ -6,7 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from bandgen.hf.base import HighBandCoder, HighBandDecoder
+from bandgen.hf.base import HighBandCoder, HighBandDecoder, HighBandEncoder
+
+
+class _Silent(HighBandEncoder):
+    def push(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
+        return []
+
+    def flush(self) -> list[bytes]:
+        return []
 
 
 class _PassThrough(HighBandDecoder):
@@ -41,6 +49,9 @@ class NoneCoder(HighBandCoder):
 
     def encode(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
         return []
+
+    def new_encoder(self) -> HighBandEncoder:
+        return _Silent()
 
     def new_decoder(self) -> HighBandDecoder:
         return _PassThrough()
