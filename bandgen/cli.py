@@ -105,6 +105,127 @@ def _cmd_info(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from bandgen.eval import evaluate
+
+    report = evaluate(
+        args.refs,
+        [c for c in args.codecs.split(",") if c.strip()],
+        args.out,
+        metrics=args.metrics,
+        ext=args.ext,
+        jobs=args.jobs,
+        split_hz=args.split_hz,
+        ref_lowpass_hz=args.ref_lowpass,
+        examples=args.examples,
+        keep_audio=args.keep_audio,
+        plots=not args.no_plots,
+        progress=_show_progress(args),
+    )
+    run = report.result
+    print((report.out / "summary.md").read_text())
+    print(
+        f"{len(run.records)} (clip, codec) pairs: {run.coded} coded, {run.reused} from the cache "
+        f"in {report.out}/results; {run.seconds:.1f} s"
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from bandgen.eval import compare
+
+    for path, values in compare(
+        args.reference,
+        args.tests,
+        args.output,
+        metrics=args.metrics,
+        split_hz=args.split_hz,
+        ref_lowpass_hz=args.ref_lowpass,
+    ):
+        print(path + ": " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    print(f"figure: {args.output}")
+
+
+def _add_eval_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    progress_flags: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """The ``eval`` and ``compare`` subcommands (logic in :mod:`bandgen.eval`)."""
+    from bandgen.eval.measures import DEFAULT_METRICS, MEASURES
+
+    metrics_help = (
+        f"comma-separated, from {','.join(MEASURES)} (default {','.join(DEFAULT_METRICS)})"
+    )
+
+    def measure_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--metrics", default=None, help=metrics_help)
+        sp.add_argument(
+            "--split-hz", type=float, default=4000.0, help="lsd_lo/lsd_hi boundary (default 4000)"
+        )
+        sp.add_argument(
+            "--ref-lowpass",
+            type=float,
+            default=None,
+            metavar="HZ",
+            help="low-pass the reference to the coded bandwidth before measuring",
+        )
+
+    ev = sub.add_parser("eval", help="code a folder of clips with several codecs; tables + plots")
+    ev.add_argument("refs", help="folder of reference audio files (manifest.json optional)")
+    ev.add_argument(
+        "--codecs",
+        required=True,
+        help="comma-separated specs: METHOD:KBPS[:CORE] (e.g. none:16, sbr:12:opus), "
+        "anchors aac|opus|mp3:KBPS[:RATE], ext:NAME:KBPS",
+    )
+    ev.add_argument("--out", required=True, help="output folder; a rerun resumes from its cache")
+    ev.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ev.add_argument(
+        "--ext",
+        action="append",
+        default=[],
+        metavar="NAME='ENC|DEC'",
+        help="external codec, e.g. NAME='enc {in} {out} {kbps}|dec {in} {out}' "
+        "(run without a shell; encode reads a 48 kHz WAV, decode writes a WAV)",
+    )
+    ev.add_argument("--examples", type=int, default=1, help="clips per category to plot/keep")
+    ev.add_argument("--keep-audio", action="store_true", help="keep every decoded clip (FLAC)")
+    ev.add_argument("--no-plots", action="store_true", help="write tables only")
+    measure_flags(ev)
+    progress_flags(ev)
+    ev.set_defaults(run=_cmd_eval)
+
+    cmp = sub.add_parser(
+        "compare", help="spectrograms of a reference and coded files, with metrics"
+    )
+    cmp.add_argument("reference")
+    cmp.add_argument("tests", nargs="+", help="files to compare (same length and channels)")
+    cmp.add_argument("-o", "--output", required=True, help="PNG to write")
+    measure_flags(cmp)
+    cmp.set_defaults(run=_cmd_compare)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from bandgen.train.run import train
+
+    losses = train(args.recipe, args.out, resume=args.resume, progress=_show_progress(args))
+    if losses:
+        print(" ".join(f"{k}={v:.4g}" for k, v in sorted(losses.items())))
+
+
+def _add_train_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    progress_flags: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    tr = sub.add_parser(
+        "train", help="train a model from a YAML recipe (run under torchrun for several GPUs)"
+    )
+    tr.add_argument("recipe", help="YAML recipe, e.g. recipes/nsbg_12k_cpu.yaml")
+    tr.add_argument("--out", default=None, help="run folder (default out/train/<recipe name>)")
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/resume.safetensors")
+    progress_flags(tr)
+    tr.set_defaults(run=_cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bandgen`` command."""
     from bandgen.hf.registry import available
@@ -142,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("input")
     inf.add_argument("--json", action="store_true", help="print as JSON")
     inf.set_defaults(run=_cmd_info)
+
+    _add_eval_parsers(sub, progress_flags)
+    _add_train_parser(sub, progress_flags)
     return p
 
 

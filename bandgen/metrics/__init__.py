@@ -22,3 +22,15 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bandgen.metrics' has no attribute {name!r}")
+
+
+# signal-level metrics (numpy only) and wrappers of external perceptual metrics
+_LAZY.update(
+    {
+        **dict.fromkeys(
+            ("lsd", "si_sdr", "snr", "mel_distance", "mrstft_distance"), "bandgen.metrics.basic"
+        ),
+        **dict.fromkeys(("visqol", "pesq_wb", "stoi"), "bandgen.metrics.external"),
+    }
+)
+__all__ += [name for name in _LAZY if name not in __all__]

@@ -1,0 +1,142 @@
+"""The metrics the evaluation can compute, by name (``--metrics lsd,lsd_hi,mel,visqol``).
+
+Each :class:`Measure` wraps a function of :mod:`bandgen.metrics` with the evaluation's settings
+(:class:`MeasureConfig`): the split frequency of the band-limited LSDs and the optional
+reference low-pass. Results of a cached run are reused only when the config is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from bandgen.errors import ConfigError
+
+__all__ = ["DEFAULT_METRICS", "MEASURES", "Measure", "MeasureConfig", "compute", "parse_metrics"]
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """Settings shared by all metrics of a run.
+
+    Attributes:
+        split_hz: boundary of ``lsd_lo`` (below) and ``lsd_hi`` (at and above), Hz.
+        ref_lowpass_hz: low-pass the reference here before measuring (``None``: full band).
+    """
+
+    split_hz: float = 4000.0
+    ref_lowpass_hz: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Fn = Callable[[np.ndarray, np.ndarray, int, MeasureConfig], float]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named metric: ``fn(reference, test, sample_rate, config) -> float``.
+
+    Attributes:
+        name: the ``--metrics`` name and CSV column.
+        label: axis label for plots, with units.
+        higher_is_better: direction, for plots and tables.
+        fn: the function.
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool
+    fn: Fn
+
+
+def _pair(config: MeasureConfig) -> dict[str, Any]:
+    return {"lowpass_hz": config.ref_lowpass_hz}
+
+
+def _lsd(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+    from bandgen.metrics.basic import lsd
+
+    return lsd(ref, test, sr, **_pair(c))
+
+
+def _lsd_lo(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+    from bandgen.metrics.basic import lsd
+
+    return lsd(ref, test, sr, max_hz=c.split_hz, **_pair(c))
+
+
+def _lsd_hi(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+    from bandgen.metrics.basic import lsd
+
+    return lsd(ref, test, sr, min_hz=c.split_hz, **_pair(c))
+
+
+def _basic(name: str) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics import basic
+
+        return float(getattr(basic, name)(ref, test, sr, **_pair(c)))
+
+    return fn
+
+
+def _external(name: str, **options: Any) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics import external
+
+        return float(getattr(external, name)(ref, test, sr, **options, **_pair(c)))
+
+    return fn
+
+
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("lsd", "LSD, full band", False, _lsd),
+        Measure("lsd_lo", "LSD below split", False, _lsd_lo),
+        Measure("lsd_hi", "LSD above split", False, _lsd_hi),
+        Measure("mel", "multi-scale mel distance", False, _basic("mel_distance")),
+        Measure("mrstft", "multi-resolution STFT distance", False, _basic("mrstft_distance")),
+        Measure("sisdr", "SI-SDR (dB)", True, _basic("si_sdr")),
+        Measure("snr", "SNR (dB)", True, _basic("snr")),
+        Measure("visqol", "ViSQOL v3 audio MOS-LQO", True, _external("visqol", mode="audio")),
+        Measure(
+            "visqol_speech", "ViSQOL v3 speech MOS-LQO", True, _external("visqol", mode="speech")
+        ),
+        Measure("pesq", "PESQ WB MOS-LQO", True, _external("pesq_wb")),
+        Measure("stoi", "STOI", True, _external("stoi")),
+    )
+}
+"""All metrics by name."""
+
+DEFAULT_METRICS = ("lsd", "lsd_lo", "lsd_hi", "mel")
+"""Metrics computed when ``--metrics`` is not given."""
+
+
+def parse_metrics(text: str | None) -> list[str]:
+    """Split a comma-separated metric list; ``None`` gives :data:`DEFAULT_METRICS`."""
+    names = (
+        list(DEFAULT_METRICS) if text is None else [n.strip() for n in text.split(",") if n.strip()]
+    )
+    unknown = [n for n in names if n not in MEASURES]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(MEASURES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def compute(
+    names: list[str],
+    reference: np.ndarray,
+    test: np.ndarray,
+    sample_rate: int,
+    config: MeasureConfig,
+) -> dict[str, float]:
+    """Compute the named metrics of one pair; returns ``{name: value}``."""
+    return {n: MEASURES[n].fn(reference, test, sample_rate, config) for n in names}

@@ -1,0 +1,40 @@
+"""The ``bandgen train`` entry point: load a recipe, build a :class:`Trainer`, fit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["default_out_dir", "train"]
+
+
+def default_out_dir(recipe_path: str | os.PathLike[str]) -> Path:
+    """``out/train/<recipe file stem>`` (``out/`` is git-ignored)."""
+    return Path("out") / "train" / Path(recipe_path).stem
+
+
+def train(
+    recipe_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Train from a YAML recipe; returns the last step's losses.
+
+    Under ``torchrun`` each process calls this; the process group is set up from the
+    environment and torn down at the end.
+    """
+    import torch.distributed as dist
+
+    from bandgen.train.recipe import load_recipe
+    from bandgen.train.trainer import Trainer
+
+    recipe = load_recipe(recipe_path)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(recipe_path)
+    trainer = Trainer(recipe, out, resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
