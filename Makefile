@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	mkdir -p $(OUT)
-	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo.bgn --bitrate 16 --hf none
+	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo.bgn --bitrate 16 --hf sbr
 	$(BIN)/bandgen info $(OUT)/demo.bgn
 	$(BIN)/bandgen decode $(OUT)/demo.bgn $(OUT)/demo_decoded.wav
 	@echo "demo: listen to $(OUT)/demo_decoded.wav (original: bandgen/assets/demo_guitar.flac)"

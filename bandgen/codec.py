@@ -192,7 +192,7 @@ class Codec:
         """
         if not bitrate_kbps > 0:
             raise ConfigError(f"bitrate must be positive, got {bitrate_kbps} kbps")
-        hf_coder = registry.build(hf, **hf_options)
+        hf_coder = registry.build_for_bitrate(hf, bitrate_kbps, **hf_options)
         side_kbps = hf_coder.bitrate / 1000
         core_kbps = bitrate_kbps - side_kbps
         core_codec = make_core(core, core_kbps, sample_rate=core_sample_rate)
@@ -203,6 +203,10 @@ class Codec:
                 f"{side_kbps:.2f} kbps of {hf} side info; ask for a higher bitrate"
             )
         core_codec = make_core(core, core_kbps - overhead, sample_rate=core_sample_rate)
+        # now that the core's band is known, let the method start where it stops
+        hf_coder = registry.build_for_bitrate(
+            hf, bitrate_kbps, core_cutoff_hz=core_codec.cutoff_hz, **hf_options
+        )
         return cls(core_codec, hf_coder, bitrate_kbps)
 
     @classmethod

@@ -83,6 +83,18 @@ class HighBandCoder(ABC):
 
     name: str = ""
 
+    @classmethod
+    def for_bitrate(
+        cls, bitrate_kbps: float, *, core_cutoff_hz: float | None = None, **options: Any
+    ) -> HighBandCoder:
+        """The coder an encoder should use at a total of ``bitrate_kbps`` per channel.
+
+        Methods with operating points per rate (SBR ranges, n-SBG models) pick theirs
+        here; ``core_cutoff_hz``, when known, lets a method start where the core stops.
+        The default ignores both and passes ``options`` to the constructor.
+        """
+        return cls(**options)
+
     @property
     @abstractmethod
     def frame_length(self) -> int:

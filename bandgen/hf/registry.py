@@ -1,8 +1,8 @@
 """Registry of high-band methods, so new methods plug in without touching the container or CLI.
 
-A method registers a builder ``(core: CoreCodec | None, **options) -> HighBandCoder`` used by
-the encoder, and the same builder rebuilds the coder from the header's ``config()`` when
-decoding.  Registration is lazy: the registry stores import paths, so importing bandgen
+A method registers its :class:`HighBandCoder` subclass; the encoder builds it with
+``for_bitrate(total kbps, core_cutoff_hz=..., **options)`` and the decoder rebuilds it from
+the header's ``config()``.  Registration is lazy: the registry stores import paths, so importing bandgen
 does not import torch models.
 """
 
@@ -31,8 +31,7 @@ def available() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def build(name: str, **config: Any) -> HighBandCoder:
-    """Build the high-band coder ``name`` with keyword ``config`` (as from ``coder.config()``)."""
+def _factory(name: str) -> type[HighBandCoder]:
     try:
         target = _BUILDERS[name]
     except KeyError:
@@ -40,8 +39,27 @@ def build(name: str, **config: Any) -> HighBandCoder:
             f"unknown high-band method {name!r}; choose one of: {', '.join(available())}"
         ) from None
     module_name, attr = target.split(":")
-    factory: Callable[..., HighBandCoder] = getattr(importlib.import_module(module_name), attr)
+    factory: type[HighBandCoder] = getattr(importlib.import_module(module_name), attr)
+    return factory
+
+
+def _call(
+    name: str, make: Callable[..., HighBandCoder], *args: Any, **kwargs: Any
+) -> HighBandCoder:
     try:
-        return factory(**config)
+        return make(*args, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for high-band method {name!r}: {exc}") from None
+
+
+def build(name: str, **config: Any) -> HighBandCoder:
+    """Build the high-band coder ``name`` with keyword ``config`` (as from ``coder.config()``)."""
+    return _call(name, _factory(name), **config)
+
+
+def build_for_bitrate(
+    name: str, bitrate_kbps: float, *, core_cutoff_hz: float | None = None, **options: Any
+) -> HighBandCoder:
+    """Build the coder ``name`` for a total rate per channel (see ``HighBandCoder.for_bitrate``)."""
+    factory = _factory(name)
+    return _call(name, factory.for_bitrate, bitrate_kbps, core_cutoff_hz=core_cutoff_hz, **options)

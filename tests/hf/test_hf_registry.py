@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,19 @@ def test_none_passes_core_through_and_sends_nothing(rng: np.random.Generator) ->
     np.testing.assert_array_equal(coder.decode(core, []), core)
     enc = coder.new_encoder()
     assert enc.push(wav[:5000], core[:5000]) == [] and enc.flush() == []
+
+
+def test_for_bitrate_picks_sbr_mode_and_meets_the_core() -> None:
+    coder = registry.build_for_bitrate("sbr", 16, core_cutoff_hz=4000.0)
+    assert coder.config()["mode_kbps"] == 16
+    assert coder.config()["start_band"] == 10  # 3750 Hz: the 8 kHz core stops at 4000 Hz
+    master = coder.tables.master  # type: ignore[attr-defined]
+    assert master[0] == 10 and all(b > a for a, b in itertools.pairwise(master))
+    # a core reaching past the mode's k0 (11 = 4125 Hz) keeps FDK's start
+    assert (
+        registry.build_for_bitrate("sbr", 12, core_cutoff_hz=8000.0).config()["start_band"] is None
+    )
+    # the decoder rebuilds the same coder from the header's config
+    again = registry.build("sbr", **coder.config())
+    assert again.tables == coder.tables  # type: ignore[attr-defined]
+    assert registry.build_for_bitrate("none", 12).name == "none"

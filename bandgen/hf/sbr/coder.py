@@ -49,6 +49,26 @@ class SbrCoder(HighBandCoder):
         self.stop_band = stop_band
         self.tables: BandTables = band_tables(start_band or k0, stop_band or k2)
 
+    @classmethod
+    def for_bitrate(
+        cls, bitrate_kbps: float, *, core_cutoff_hz: float | None = None, **options: Any
+    ) -> SbrCoder:
+        """The SBR mode nearest to ``bitrate_kbps`` (12, 16, 24, 32), starting at or below the core's cut-off.
+
+        The mode's start band ``k0`` (FDK's tables) assumes a core coded up to it; a
+        core that stops lower (an 8 kHz AAC core ends at 4000 Hz, below k0 = 11, i.e.
+        4125 Hz) would leave a notch, so the start moves down to the last QMF band
+        (375 Hz) the core still covers.  ``options`` override the choice.
+        """
+        mode = min(MODES, key=lambda m: abs(m - bitrate_kbps))
+        options.setdefault("mode_kbps", mode)
+        if core_cutoff_hz is not None and options.get("start_band") is None:
+            k0 = MODES[options["mode_kbps"]][0] if options["mode_kbps"] in MODES else None
+            last_covered = int(core_cutoff_hz // 375.0)
+            if k0 is not None and last_covered < k0:
+                options["start_band"] = last_covered
+        return cls(**options)
+
     @property
     def frame_length(self) -> int:
         return FRAME_LENGTH

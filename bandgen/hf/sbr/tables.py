@@ -91,6 +91,11 @@ def master_table(k0: int, k2: int) -> tuple[int, ...]:
     k1 = 2 * k0 if two_regions else k2
     num0 = 2 * round(BANDS_PER_OCTAVE * math.log2(k1 / k0) / 2)
     steps0 = _geometric_steps(k0, k1, num0)
+    while num0 > 2 and steps0[0] == 0:
+        # a low start (k0 < 11 at 10 bands/octave) rounds some bands to zero width:
+        # fall back to fewer, wider bands, as a coarser bs_freq_scale would
+        num0 -= 2
+        steps0 = _geometric_steps(k0, k1, num0)
     borders = [k0]
     for step in steps0:
         borders.append(borders[-1] + step)
