@@ -8,7 +8,7 @@ import pytest
 
 from bandgen.errors import ConfigError
 from bandgen.models.config import NSBGConfig
-from bandgen.train.recipe import Recipe, load_recipe
+from bandgen.train.recipe import CORE_KBPS, Recipe, load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -23,7 +23,7 @@ def test_shipped_recipes_load_and_round_trip(name: str) -> None:
 def test_overlays_merge_onto_their_base() -> None:
     paper16 = load_recipe(RECIPES / "nsbg_16k.yaml")
     assert paper16.model == NSBGConfig.paper_16k()
-    assert paper16.data.core_kbps == 13.0 and paper16.data.batch_size == 16
+    assert paper16.data.core_kbps == CORE_KBPS["16k"] and paper16.data.batch_size == 16
     cpu16 = load_recipe(RECIPES / "nsbg_16k_cpu.yaml")
     assert cpu16.model == NSBGConfig.cpu_16k() and cpu16.discriminator.scale == 0.5
     assert len(cpu16.discriminator.resolved_bands(cpu16.model)) == 6
