@@ -118,9 +118,21 @@ def markdown(rows: list[SummaryRow], metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def alignment_note(records: list[dict[str, Any]]) -> str:
+    """Markdown lines on the measured lag (cross-correlation) of every coded clip."""
+    lagged = [r for r in records if r.get("lag_samples", 0) != 0]
+    lines = ["", "## Alignment", ""]
+    lines.append(
+        f"{len(records) - len(lagged)} of {len(records)} coded clips are at lag 0 against their"
+        " reference (cross-correlation, 48 kHz samples)."
+    )
+    lines += [f"- {r['clip']} / {r['spec']}: lag {r['lag_samples']} samples" for r in lagged]
+    return "\n".join(lines) + "\n"
+
+
 def write_tables(records: list[dict[str, Any]], metrics: list[str], out: Path) -> list[SummaryRow]:
     """Write ``per_file.csv``, ``summary.csv`` and ``summary.md`` into ``out``; returns the summary."""
-    info_keys = ["core_rate", "core_cutoff_hz"]
+    info_keys = ["lag_samples", "core_rate", "core_cutoff_hz"]
     _write_csv(
         out / "per_file.csv",
         [
@@ -161,5 +173,5 @@ def write_tables(records: list[dict[str, Any]], metrics: list[str], out: Path) -
         ],
     )
     with AtomicFile(out / "summary.md") as target:
-        Path(target.tmp_path).write_text(markdown(rows, metrics))
+        Path(target.tmp_path).write_text(markdown(rows, metrics) + alignment_note(records))
     return rows

@@ -24,6 +24,7 @@ import numpy as np
 
 from bandgen.audio.io import AtomicFile, read_audio, write_audio
 from bandgen.audio.resample import resample
+from bandgen.core.align import find_lag
 from bandgen.errors import ConfigError
 from bandgen.eval import specs as spec_module
 from bandgen.eval.measures import MeasureConfig, compute
@@ -166,6 +167,8 @@ def _evaluate(task: _Task) -> dict[str, Any]:
     ref = load_reference(task.clip.path)
     coded = spec_module.code(task.spec, ref, task.config.ext)
     metrics = compute(list(task.config.metrics), ref, coded.wav, EVAL_RATE, task.config.measure)
+    # alignment is checked, never assumed: a lag would bias every sample-wise metric
+    lag = find_lag(ref.mean(axis=0), coded.wav.mean(axis=0), max_lag=EVAL_RATE // 10)
     if task.save_audio:
         task.audio_path.parent.mkdir(parents=True, exist_ok=True)
         # 24-bit FLAC: clip rather than let out-of-range samples wrap
@@ -178,6 +181,7 @@ def _evaluate(task: _Task) -> dict[str, Any]:
         "nominal_kbps": task.spec.kbps,
         "kbps": coded.kbps,
         "code_seconds": coded.seconds,
+        "lag_samples": lag,
         **coded.info,
         "reference": _fingerprint(task.clip.path),
         "measure": task.config.measure.as_dict(),

@@ -8,10 +8,11 @@ and returns the mean over channels.
 
 - ViSQOL v3 (Chinen et al., QoMEX 2020) via ``visqol-python``, a pure-Python port of Google's
   C++ ViSQOL v3 that ships its SVR model (no download at run time). ``audio`` mode works at
-  48 kHz (MOS-LQO 1..~4.75); ``speech`` mode at 16 kHz uses the polynomial MOS mapping
-  (``use_lattice_model=False``) so results do not depend on whether the optional TFLite runtime
-  is installed; the C++ default (lattice model) can differ by up to 1-2 MOS points. Install
-  ``numba`` too: without it ViSQOL audio mode takes ~20 s per 10-s clip, with it ~1.5 s.
+  48 kHz (MOS-LQO 1..~4.75); ``speech`` mode at 16 kHz uses the lattice (deep lattice
+  network) MOS model, ViSQOL v3's default for speech, which runs on the TFLite runtime
+  ``ai-edge-litert`` (part of the extra; the model file ships in ``visqol-python``). The
+  polynomial mapping it replaces can differ by 1-2 MOS points. Install ``numba`` too:
+  without it ViSQOL audio mode takes ~20 s per 10-s clip, with it ~1.5 s.
 - PESQ (ITU-T P.862.2 wideband) via ``pesq`` at 16 kHz (MOS-LQO 1.04..4.64).
 - STOI (Taal et al. 2011) via ``pystoi`` (0..1; it resamples to 10 kHz itself).
 """
@@ -58,7 +59,8 @@ def _visqol_api(mode: str) -> Any:
     api_module = _require("visqol.api", "visqol-python")
     api = api_module.VisqolApi()
     if mode == "speech":
-        api.create(mode="speech", use_lattice_model=False)
+        _require("ai_edge_litert", "ai-edge-litert")  # runtime of the lattice model
+        api.create(mode="speech", use_lattice_model=True)
     else:
         api.create(mode="audio")
     return api

@@ -67,6 +67,7 @@ def test_eval_writes_tables_plots_and_resumes(
     for r in rows:
         assert 10 < float(r["kbps"]) < 30
         assert float(r["lsd"]) > 0
+        assert int(r["lag_samples"]) == 0  # measured by cross-correlation, not assumed
         if r["clip"] == "t_music_01":  # broadband noise, but the coded band ends near 4 kHz
             assert float(r["lsd_hi"]) > float(r["lsd"])
     summary = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
@@ -75,6 +76,7 @@ def test_eval_writes_tables_plots_and_resumes(
         ("none:16", "music"),
     }
     assert "| aac:16 |" in (out / "summary.md").read_text()
+    assert "4 of 4 coded clips are at lag 0" in (out / "summary.md").read_text()
     for name in (
         "rd_lsd.png",
         "rd_lsd_hi.png",
