@@ -94,6 +94,23 @@ def _external(name: str, **options: Any) -> Fn:
     return fn
 
 
+_PEAQ_MEMO: dict[str, Any] = {}
+"""PEAQ of the pair being measured, shared by ``nmr``, ``odg`` and ``mms`` (cleared per pair)."""
+
+
+def _peaq(field: str) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics import peaq
+        from bandgen.metrics.signals import prepare_pair
+
+        if "result" not in _PEAQ_MEMO:
+            r, t = prepare_pair(ref, test, sr, **_pair(c))
+            _PEAQ_MEMO["result"] = peaq(r, t, sr)
+        return float(getattr(_PEAQ_MEMO["result"], field))
+
+    return fn
+
+
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
@@ -110,6 +127,9 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("pesq", "PESQ WB MOS-LQO", True, _external("pesq_wb")),
         Measure("stoi", "STOI", True, _external("stoi")),
+        Measure("nmr", "PEAQ Total NMR_B (dB)", False, _peaq("nmr_db")),
+        Measure("odg", "PEAQ Basic ODG", True, _peaq("odg")),
+        Measure("mms", "2f-model MMS", True, _peaq("mms")),
     )
 }
 """All metrics by name."""
@@ -139,4 +159,8 @@ def compute(
     config: MeasureConfig,
 ) -> dict[str, float]:
     """Compute the named metrics of one pair; returns ``{name: value}``."""
-    return {n: MEASURES[n].fn(reference, test, sample_rate, config) for n in names}
+    _PEAQ_MEMO.clear()
+    try:
+        return {n: MEASURES[n].fn(reference, test, sample_rate, config) for n in names}
+    finally:
+        _PEAQ_MEMO.clear()
