@@ -154,7 +154,7 @@ def info(path: str | os.PathLike[str]) -> StreamInfo:
         reader = ContainerReader(f)
         for frame in reader:
             for ch in frame.channels:
-                core_bytes += len(ch.core)
+                core_bytes += sum(len(p) for p in ch.core)
                 side_bytes += sum(len(s) for s in ch.side)
         header = reader.header
     size = Path(path).stat().st_size

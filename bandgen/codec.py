@@ -30,8 +30,18 @@ from bandgen.hf.base import WORK_RATE, HighBandCoder
 
 FRAME_OVERHEAD_BYTES = 7
 """Container bytes per frame besides the channels: sync byte, body length, CRC32."""
-CHANNEL_OVERHEAD_BYTES = 3
-"""Container bytes per channel and frame: core packet length and side-payload count."""
+CHANNEL_OVERHEAD_BYTES = 2
+"""Container bytes per channel and frame: core packet count and side-payload count."""
+PACKET_OVERHEAD_BYTES = 2
+"""Container bytes per core packet: its length (a varint, 2 bytes from 128 to 16383)."""
+FRAME_TARGET_S = 0.1
+"""A container frame groups the core packets of about this many seconds (at least one)."""
+
+
+def packets_per_frame(core: CoreCodec) -> int:
+    """Core packets per container frame: about :data:`FRAME_TARGET_S` worth, at least 1."""
+    return max(1, round(FRAME_TARGET_S * core.sample_rate / core.frame_length))
+
 
 Progress = Callable[[int], None]
 """Called with the number of 48 kHz samples (encode) or frames (decode) just done."""
@@ -92,17 +102,20 @@ class _CoreToWork:
 
 
 class _FrameAssembler:
-    """Pairs core packets with the side payloads whose time span starts in them.
+    """Groups core packets into frames and adds the side payloads that start in them.
 
-    Payload ``j`` (48 kHz samples ``[j*L, (j+1)*L)``) goes into the frame of the core
-    packet whose span holds its start; payloads beyond the last packet join the last
-    frame.  A frame is released once every channel has its packet and payloads.
+    Frame ``i`` holds core packets ``[i*P, (i+1)*P)`` of every channel
+    (``P = packets_per_frame``); payload ``j`` (48 kHz samples ``[j*L, (j+1)*L)``) goes
+    into the frame whose span holds its start, and payloads beyond the last packet join
+    the last frame.  A frame is released once every channel has its packets and payloads.
     """
 
     def __init__(self, channels: int, core: CoreCodec, hf: HighBandCoder) -> None:
         self.core_q: list[deque[bytes]] = [deque() for _ in range(channels)]
         self.side_q: list[deque[bytes]] = [deque() for _ in range(channels)]
-        self._packet_span = core.frame_length * WORK_RATE  # in units of 1 / (48 kHz * core rate)
+        self._per_frame = packets_per_frame(core)
+        # spans in units of 1 / (48 kHz * core rate) seconds, to stay in integers
+        self._frame_span = self._per_frame * core.frame_length * WORK_RATE
         self._payload_span = hf.frame_length * core.sample_rate
         self._coded_payloads = hf.num_frames(WORK_RATE) > 0
         self.emitted = 0
@@ -112,14 +125,17 @@ class _FrameAssembler:
         """Number of payloads whose start lies before the end of frame ``frame_index``."""
         if not self._coded_payloads:
             return 0
-        end = (frame_index + 1) * self._packet_span
+        end = (frame_index + 1) * self._frame_span
         return -(-end // self._payload_span)
 
     def ready(self, *, last: bool) -> Iterator[Frame]:
         """Yield the frames that are complete; with ``last`` the stream has ended."""
-        while all(self.core_q):
+        while True:
+            queued = min(len(q) for q in self.core_q)
+            if queued == 0 or (queued < self._per_frame and not last):
+                return
+            final = last and all(len(q) <= self._per_frame for q in self.core_q)
             available = min(len(q) for q in self.side_q)
-            final = last and all(len(q) == 1 for q in self.core_q)
             take = available if final else self._payloads_due(self.emitted) - self._side_taken
             if take > available:
                 if not last:
@@ -129,10 +145,10 @@ class _FrameAssembler:
             yield Frame(
                 channels=tuple(
                     ChannelFrame(
-                        core=self.core_q[c].popleft(),
+                        core=tuple(q.popleft() for _ in range(min(self._per_frame, len(q)))),
                         side=tuple(self.side_q[c].popleft() for _ in range(take)),
                     )
-                    for c in range(len(self.core_q))
+                    for c, q in enumerate(self.core_q)
                 )
             )
             self._side_taken += take
@@ -374,8 +390,8 @@ class Codec:
                     f"frame {index} has {len(frame.channels)} channels, header says {channels}"
                 )
             for c, ch in enumerate(frame.channels):
-                core48 = cores[c].push(ch.core)
-                pending[c].append(hf_decoders[c].push(core48, list(ch.side)))
+                core48 = [cores[c].push(packet) for packet in ch.core]
+                pending[c].append(hf_decoders[c].push(_join(core48), list(ch.side)))
             if progress is not None:
                 progress(1)
             block = release(num_samples)
@@ -420,7 +436,16 @@ def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
     Counts the per-frame sync, length and CRC32 fields and the per-payload length
     bytes, so the core can be given what really remains of the budget.
     """
-    frames_per_s = core.sample_rate / core.frame_length
+    packets_per_s = core.sample_rate / core.frame_length
+    frames_per_s = packets_per_s / packets_per_frame(core)
     payloads_per_s = 0.0 if hf.num_frames(WORK_RATE) == 0 else WORK_RATE / hf.frame_length
-    per_s = frames_per_s * (FRAME_OVERHEAD_BYTES + CHANNEL_OVERHEAD_BYTES) + payloads_per_s
+    per_s = (
+        frames_per_s * (FRAME_OVERHEAD_BYTES + CHANNEL_OVERHEAD_BYTES)
+        + packets_per_s * PACKET_OVERHEAD_BYTES
+        + payloads_per_s
+    )
     return per_s * 8 / 1000
+
+
+def _join(blocks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)

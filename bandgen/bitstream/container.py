@@ -6,7 +6,8 @@ Layout (all integers big-endian, ``varint`` = unsigned LEB128)::
               | frame * header["num_frames"]
     frame   = 0xB5 | varint len(body) | body | CRC32(body) u32
     body    = channel * header["channels"]
-    channel = varint len(core) | core | varint len(side) | (varint len(payload) | payload) * ...
+    channel = list(core packets) | list(side-info payloads)
+    list    = varint count | (varint len(payload) | payload) * count
 
 The header is a UTF-8 JSON object; ``channels`` and ``num_frames`` are required,
 everything else (core codec and parameters, high-band method, model name,
@@ -66,22 +67,28 @@ def _as_bytes(data: Any, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class ChannelFrame:
-    """One channel of one frame: a core-codec packet and its high-band side-info payloads.
+    """One channel of one frame: core-codec packets and high-band side-info payloads.
+
+    A frame groups several short core packets (e.g. 20 ms Opus packets) so the per-frame
+    sync, length and CRC32 fields cost little against a low bitrate.
 
     Attributes:
-        core: the core codec packet (may be empty).
+        core: zero or more core codec packets, in time order (each may be empty).
         side: zero or more side-info payloads (each may be empty), in time order.
     """
 
-    core: bytes
+    core: tuple[bytes, ...] = ()
     side: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept bytearray/list inputs but store bytes/tuple, so frames compare equal after a
         # round trip and stay hashable.
-        object.__setattr__(self, "core", _as_bytes(self.core, "ChannelFrame.core"))
-        side = tuple(_as_bytes(p, "ChannelFrame.side payload") for p in self.side)
-        object.__setattr__(self, "side", side)
+        for name in ("core", "side"):
+            value = getattr(self, name)
+            if isinstance(value, bytes | bytearray | memoryview | str):
+                raise TypeError(f"ChannelFrame.{name} must be a sequence of bytes payloads")
+            packets = tuple(_as_bytes(p, f"ChannelFrame.{name} payload") for p in value)
+            object.__setattr__(self, name, packets)
 
 
 @dataclass(frozen=True)
@@ -110,12 +117,11 @@ def encode_frame(frame: Frame) -> bytes:
     """
     body = bytearray()
     for ch in frame.channels:
-        body += write_varint(len(ch.core))
-        body += ch.core
-        body += write_varint(len(ch.side))
-        for payload in ch.side:
-            body += write_varint(len(payload))
-            body += payload
+        for payloads in (ch.core, ch.side):
+            body += write_varint(len(payloads))
+            for payload in payloads:
+                body += write_varint(len(payload))
+                body += payload
     if len(body) > MAX_FRAME_BYTES:
         raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_FRAME_BYTES} bytes")
     crc = zlib.crc32(body).to_bytes(4, "big")
@@ -181,7 +187,10 @@ def _parse_body(body: bytes, num_channels: int, where: str) -> Frame:
         return value
 
     for ch in range(num_channels):
-        core = take(varint(ch, "core length"), ch, "core packet")
+        core = tuple(
+            take(varint(ch, "core packet length"), ch, "core packet")
+            for _ in range(varint(ch, "core packet count"))
+        )
         side = tuple(
             take(varint(ch, "side-info length"), ch, "side-info payload")
             for _ in range(varint(ch, "side-info count"))

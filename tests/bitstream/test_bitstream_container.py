@@ -38,7 +38,7 @@ def random_frames(seed: int, num_frames: int, num_channels: int) -> list[Frame]:
         Frame(
             tuple(
                 ChannelFrame(
-                    random_payload(rng),
+                    tuple(random_payload(rng) for _ in range(int(rng.integers(0, 4)))),
                     tuple(random_payload(rng) for _ in range(int(rng.integers(0, 4)))),
                 )
                 for _ in range(num_channels)
@@ -107,16 +107,18 @@ def test_round_trip_is_byte_exact(num_channels: int, num_frames: int) -> None:
 
 
 def test_empty_payloads_round_trip() -> None:
-    frames = [Frame((ChannelFrame(b""),)), Frame((ChannelFrame(b"", (b"", b"")),))]
+    frames = [Frame((ChannelFrame((b"",)),)), Frame((ChannelFrame((), (b"", b"")),))]
     data = write_bytes(make_header(1, 2), frames)
     assert read_container(data)[1] == frames
 
 
 def test_frames_accept_bytearray_and_lists() -> None:
-    frame = Frame([ChannelFrame(bytearray(b"ab"), [b"c", bytearray()])])  # type: ignore[arg-type]
-    assert frame == Frame((ChannelFrame(b"ab", (b"c", b"")),))
+    frame = Frame([ChannelFrame([bytearray(b"ab")], [b"c", bytearray()])])  # type: ignore[arg-type]
+    assert frame == Frame((ChannelFrame((b"ab",), (b"c", b"")),))
     with pytest.raises(TypeError):
         ChannelFrame(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sequence of bytes"):
+        ChannelFrame(b"one packet, not a list")  # type: ignore[arg-type]
 
 
 def test_decode_frame_in_memory() -> None:
@@ -275,7 +277,8 @@ def test_channel_count_mismatch() -> None:
     body = b"".join(encode_frame(f) for f in frames)
     too_many = raw_prelude(json.dumps({"channels": 3, "num_frames": 3}).encode()) + body
     with pytest.raises(
-        BitstreamError, match=r"frame 0 .*ends inside the core length of channel 2 \(header says 3"
+        BitstreamError,
+        match=r"frame 0 .*ends inside the core packet count of channel 2 \(header says 3",
     ):
         read_container(too_many)
     too_few = raw_prelude(json.dumps({"channels": 1, "num_frames": 3}).encode()) + body
