@@ -35,6 +35,7 @@ def _cmd_encode(args: argparse.Namespace) -> None:
     info = probe(args.input)
     start = time.perf_counter()
     total = info.duration_s * 48_000 or None
+    hf_options = {} if args.side_kbps is None else {"side_kbps": args.side_kbps}
     with _progress_bar(total or 0, "sample", _show_progress(args)) as update:
         stats = api.encode_file(
             args.input,
@@ -43,6 +44,7 @@ def _cmd_encode(args: argparse.Namespace) -> None:
             core=args.core,
             hf=args.hf,
             progress=update,
+            **hf_options,
         )
     elapsed = time.perf_counter() - start
     summary = api.info(args.output)
@@ -245,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--bitrate", type=float, default=12.0, help="kbps per channel (default 12)")
     enc.add_argument("--core", default="aac", choices=["aac", "opus", "mp3"], help="core codec")
     enc.add_argument("--hf", default="none", choices=available(), help="high-band method")
+    enc.add_argument(
+        "--side-kbps",
+        type=float,
+        default=None,
+        metavar="KBPS",
+        help="cap the side info (nsbg: drops RVQ stages of 0.234 kbps each); "
+        "an error for methods without this option",
+    )
     progress_flags(enc)
     enc.set_defaults(run=_cmd_encode)
 

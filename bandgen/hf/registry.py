@@ -18,6 +18,8 @@ from bandgen.hf.base import HighBandCoder
 _BUILDERS: dict[str, str] = {
     "none": "bandgen.hf.none:NoneCoder",
     "sbr": "bandgen.hf.sbr:SbrCoder",
+    "nsbg": "bandgen.hf.nsbg:NsbgCoder",
+    "blind": "bandgen.hf.nsbg:NsbgBlindCoder",
 }
 
 

@@ -1,0 +1,229 @@
+"""``--hf nsbg`` / ``--hf blind`` with a tiny random debug model exported by the test."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from bandgen.bitstream import ContainerReader
+from bandgen.cli import main
+from bandgen.codec import Codec
+from bandgen.errors import BitstreamError, ConfigError
+from bandgen.hf import registry
+from bandgen.hf.none import NoneCoder
+from bandgen.hf.nsbg import NsbgBlindCoder, NsbgCoder, pack_codes, unpack_codes
+from bandgen.hf.nsbg_stream import StreamGeometry, _generator_past
+from bandgen.models.config import NSBGConfig
+from bandgen.models.nsbg import NSBG
+from bandgen.pretrained import registry as pretrained
+from bandgen.train.checkpoint import export_weights
+
+
+def _export(path: Path, *, seed: int = 0, blind: bool = False) -> Path:
+    torch.manual_seed(seed)
+    config = NSBGConfig.from_dict({**NSBGConfig.debug().to_dict(), "blind": blind})
+    info = {"model": "nsbg", "config": config.to_dict(), "bitrate_kbps": 12}
+    export_weights(path, NSBG(config), info)
+    return path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _export(tmp_path_factory.mktemp("nsbg") / "tiny.safetensors")
+
+
+def _signal(length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(original, core)``, float32 ``[length]``: a tone in noise and a muffled copy."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length) / 48_000
+    wav = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(length)
+    core = np.convolve(wav, np.ones(9) / 9, mode="same")
+    return wav.astype(np.float32), core.astype(np.float32)
+
+
+def _model_output(model: NSBG, wav: np.ndarray, core: np.ndarray, n_q: int | None) -> np.ndarray:
+    with torch.inference_mode():
+        w, c = torch.from_numpy(wav)[None, None], torch.from_numpy(core)[None, None]
+        return model.decode(c, model.encode(w, c, n_q))[0, 0].numpy()
+
+
+def test_payload_round_trip_is_bit_exact(weights: Path) -> None:
+    coder = NsbgCoder(weights=str(weights))
+    assert coder.frame_length == 2048 and coder.n_q == 3 and coder.code_bits == 6
+    assert coder.bitrate == pytest.approx(3 * 6 * 48_000 / 2048)
+    codes = np.random.default_rng(0).integers(0, 64, size=(3, 50))
+    for frame in codes.T:
+        payload = coder.pack(frame)
+        assert len(payload) == coder.payload_bytes == 3  # 18 bits
+        np.testing.assert_array_equal(coder.unpack(payload), frame)
+    # 11 stages of 1024 entries: 110 bits in 14 bytes, codes survive
+    paper = np.arange(11) * 93
+    assert len(pack_codes(paper, 10)) == 14
+    np.testing.assert_array_equal(unpack_codes(pack_codes(paper, 10), 11, 10, context="x"), paper)
+
+
+def test_bad_payload_lengths_are_refused(weights: Path) -> None:
+    coder = NsbgCoder(weights=str(weights))
+    wav, core = _signal(3 * 2048)
+    payloads = coder.encode(wav, core)
+    with pytest.raises(BitstreamError, match="frame 1 needs 6 bits"):
+        coder.decode(core, [payloads[0], payloads[1][:2], payloads[2]])
+    with pytest.raises(BitstreamError, match="frame 0: 4 bytes, expected 3"):
+        coder.decode(core, [payloads[0] + b"\0", *payloads[1:]])
+    with pytest.raises(BitstreamError, match="side info ends after 2 frames"):
+        coder.decode(core, payloads[:2])
+
+
+def test_streaming_equals_offline(weights: Path) -> None:
+    coder = NsbgCoder(weights=str(weights), chunk_frames=3)
+    geo = StreamGeometry(coder.model.config)
+    length = geo.encoder_context + 5 * 2048 + 777  # windows that start past 0 in both directions
+    wav, core = _signal(length)
+    offline = coder.encode(wav, core)
+    assert len(offline) == coder.num_frames(length) == -(-length // 2048)
+    enc, payloads, pos = coder.new_encoder(), [], 0
+    for n in itertools.cycle([1, 3001, 4097, 20_000, 100]):
+        payloads += enc.push(wav[pos : pos + n], core[pos : pos + n])
+        pos += n
+        if pos >= length:
+            break
+    assert payloads == offline[: len(payloads)] and payloads + enc.flush() == offline
+
+    reference = _model_output(coder.model, wav, core, None)
+    dec, outs, pos, sent = coder.new_decoder(), [], 0, 0
+    for n in itertools.cycle([5000, 1, 2047, 9999]):
+        outs.append(dec.push(core[pos : pos + n], offline[sent : sent + 2]))
+        pos, sent = pos + n, min(sent + 2, len(offline))
+        if pos >= length:
+            break
+    outs += [dec.push(np.zeros(0, np.float32), offline[sent:]), dec.flush()]
+    np.testing.assert_allclose(np.concatenate(outs), reference, atol=2e-5)
+    np.testing.assert_allclose(coder.decode(core, offline), reference, atol=2e-5)
+
+
+def test_stream_context_covers_the_receptive_field(weights: Path) -> None:
+    """A change at one sample reaches no further than the geometry's context assumes."""
+    model = NsbgCoder(weights=str(weights)).model
+    cfg, geo = model.config, StreamGeometry(model.config)
+    wav, core = (torch.from_numpy(x)[None, None] for x in _signal(40 * 2048))
+    poked = core.clone()
+    poked[..., 4096] += 1.0
+    with torch.inference_mode():
+        codes = model.encode(wav, core)
+        diff = (model.decode(poked, codes) - model.decode(core, codes)).abs()[0, 0]
+        reach = int(torch.nonzero(diff).max()) - 4096
+        assert 0 < reach <= cfg.num_bands * _generator_past(cfg, decoder=True) + 2 * 240
+        assert reach + 3 * 240 <= geo.decoder_context
+        spec_poke = wav.clone()
+        spec_poke[..., 5120] += 1.0  # mid-frame 2: the Hann window is 0 at its start
+        h = model._core(model._pad(core, "core"))[1].h
+        diff = (model._latents(spec_poke, h) - model._latents(wav, h)).abs()[0].sum(0)
+        frames = int(torch.nonzero(diff).max()) - 2
+        assert frames > 0 and frames * 2048 <= geo.encoder_context
+        h_poked = model._core(model._pad(poked, "core"))[1].h
+        diff = (model._latents(wav, h_poked) - model._latents(wav, h)).abs()[0].sum(0)
+        frames = int(torch.nonzero(diff).max()) - 2
+        assert frames > 0 and frames * 2048 + 240 <= geo.encoder_context
+
+
+def test_measured_latency(weights: Path) -> None:
+    """With one-frame chunks, output trails input by the geometry's latency (2496 samples)."""
+    coder = NsbgCoder(weights=str(weights), chunk_frames=1)
+    wav, core = _signal(5 * 2048)
+    enc, dec, emitted, lag = coder.new_encoder(), coder.new_decoder(), 0, 0
+    for pos in range(0, len(wav), 16):
+        payloads = enc.push(wav[pos : pos + 16], core[pos : pos + 16])
+        emitted += dec.push(core[pos : pos + 16], payloads).shape[0]
+        lag = max(lag, pos + 16 - emitted)
+    assert lag == coder.latency_samples == 2048 + 208 + 240
+
+
+def test_codec_end_to_end_equals_the_model(weights: Path, tmp_path: Path) -> None:
+    codec = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(weights))
+    wav, _ = _signal(2 * 48_000 + 555)
+    data = codec.encode(wav, 48_000)
+    header = ContainerReader(io.BytesIO(data)).header
+    config = header["hf"]["config"]
+    assert header["hf"]["method"] == "nsbg" and config["n_q"] == 3
+    assert config["sha256"] == pretrained.file_sha256(weights)
+    out = Codec.decode(data)[0]
+    core = Codec.decode(Codec(codec.core, NoneCoder(), 12).encode(wav, 48_000))[0]
+    reference = _model_output(codec.hf.model, wav, core, None)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(out, reference, atol=2e-5)
+
+    # the same stream against other weights under the same path: refused, both hashes named
+    _export(weights.with_name("other.safetensors"), seed=1)
+    other = registry.build("nsbg", weights=str(weights.with_name("other.safetensors")))
+    wrong = {**config, "weights": str(weights.with_name("other.safetensors"))}
+    with pytest.raises(BitstreamError, match=f"{config['sha256']}.*{other.config()['sha256']}"):
+        registry.build("nsbg", **wrong)
+
+
+def test_side_kbps_drops_stages(weights: Path) -> None:
+    full = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(weights))
+    fewer = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(weights), side_kbps=0.3)
+    assert fewer.hf.config()["n_q"] == 2  # floor(300 / (6 bit x 23.4375 Hz)) = 2
+    assert fewer.hf.bitrate < full.hf.bitrate
+    wav, _ = _signal(48_000)
+    sizes = []
+    for codec in (full, fewer):
+        data = codec.encode(wav, 48_000)
+        reader = ContainerReader(io.BytesIO(data))
+        assert reader.header["hf"]["config"]["n_q"] == codec.hf.config()["n_q"]
+        sizes.append(sum(len(s) for f in reader for ch in f.channels for s in ch.side))
+        Codec.decode(data)  # the decoder rebuilds the 2-stage coder from the header
+    assert sizes[1] < sizes[0]
+    build = registry.build_for_bitrate
+    assert build("nsbg", 12, weights=str(weights), side_kbps=0.01).config()["n_q"] == 1
+    assert build("nsbg", 12, weights=str(weights), side_kbps=99).config()["n_q"] == 3
+
+
+def test_blind_sends_nothing(tmp_path: Path, weights: Path) -> None:
+    blind_weights = _export(tmp_path / "blind.safetensors", blind=True)
+    coder = NsbgBlindCoder(weights=str(blind_weights))
+    wav, core = _signal(3 * 2048 + 5)
+    assert coder.bitrate == 0.0 and coder.num_frames(len(wav)) == 0
+    assert coder.encode(wav, core) == []
+    with torch.inference_mode():
+        ref = coder.model.decode(torch.from_numpy(core)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(coder.decode(core, []), ref, atol=2e-5)
+    codec = Codec.create(bitrate_kbps=12, hf="blind", weights=str(blind_weights))
+    data = codec.encode(wav, 48_000)
+    assert not any(
+        s for f in ContainerReader(io.BytesIO(data)) for ch in f.channels for s in ch.side
+    )
+    assert Codec.decode(data).shape == (1, len(wav))
+    with pytest.raises(ConfigError, match="needs a blind model"):
+        NsbgBlindCoder(weights=str(weights))
+    with pytest.raises(ConfigError, match="non-blind"):
+        NsbgCoder(weights=str(blind_weights))
+
+
+def test_no_shipped_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="no nsbg model is shipped"):
+        registry.build_for_bitrate("nsbg", 12)
+
+
+def test_cli_side_kbps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _export(tmp_path / "nsbg-12k.safetensors")
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    src, bgn = tmp_path / "in.wav", tmp_path / "out.bgn"
+    sf.write(str(src), _signal(24_000)[0], 48_000, subtype="FLOAT")
+    args = ["encode", str(src), str(bgn), "--no-progress", "--hf", "nsbg"]
+    assert main([*args, "--side-kbps", "0.2"]) == 0
+    config = json.loads(json.dumps(ContainerReader(io.BytesIO(bgn.read_bytes())).header))
+    assert config["hf"]["config"]["model"] == "nsbg-12k"
+    assert config["hf"]["config"]["n_q"] == 1
+    capsys.readouterr()
+    assert main([*args[:-1], "none", "--side-kbps", "0.2"]) == 2
+    assert "side_kbps" in capsys.readouterr().err
