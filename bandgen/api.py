@@ -25,11 +25,12 @@ from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.errors import BitstreamError, ConfigError
 from bandgen.hf.base import WORK_RATE
+from bandgen.hf.registry import DEFAULT_HF
 
 _NAME = re.compile(r"^(?P<hf>[a-z][a-z0-9_]*)-(?P<kbps>\d+(?:\.\d+)?)k$")
 
 
-def load(name: str = "none-12k", *, core: str = "aac", **hf_options: Any) -> Codec:
+def load(name: str = f"{DEFAULT_HF}-12k", *, core: str = "aac", **hf_options: Any) -> Codec:
     """Build a codec from a name ``"<hf method>-<kbps>k"``, e.g. ``"none-16k"``.
 
     Args:
@@ -51,7 +52,7 @@ def encode(
     *,
     bitrate_kbps: float = 12.0,
     core: str = "aac",
-    hf: str = "none",
+    hf: str = DEFAULT_HF,
     **hf_options: Any,
 ) -> bytes:
     """Encode float32 ``[C, T]`` (or ``[T]``) at ``sample_rate`` Hz to ``.bgn`` bytes."""
@@ -75,7 +76,7 @@ def encode_file(
     *,
     bitrate_kbps: float = 12.0,
     core: str = "aac",
-    hf: str = "none",
+    hf: str = DEFAULT_HF,
     progress: Progress | None = None,
     **hf_options: Any,
 ) -> EncodeStats:

@@ -230,7 +230,7 @@ def _add_train_parser(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bandgen`` command."""
-    from bandgen.hf.registry import available
+    from bandgen.hf.registry import DEFAULT_HF, available
 
     p = argparse.ArgumentParser(prog="bandgen", description=__doc__)
     p.add_argument("--version", action="version", version=f"bandgen {__version__}")
@@ -246,7 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("output", help="the .bgn file to write")
     enc.add_argument("--bitrate", type=float, default=12.0, help="kbps per channel (default 12)")
     enc.add_argument("--core", default="aac", choices=["aac", "opus", "mp3"], help="core codec")
-    enc.add_argument("--hf", default="none", choices=available(), help="high-band method")
+    enc.add_argument(
+        "--hf",
+        default=DEFAULT_HF,
+        choices=available(),
+        help=f"high-band method (default {DEFAULT_HF})",
+    )
     enc.add_argument(
         "--side-kbps",
         type=float,

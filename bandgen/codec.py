@@ -27,6 +27,7 @@ from bandgen.core.base import CoreDecoder
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.hf import registry
 from bandgen.hf.base import WORK_RATE, HighBandCoder
+from bandgen.hf.registry import DEFAULT_HF
 
 FRAME_OVERHEAD_BYTES = 7
 """Container bytes per frame besides the channels: sync byte, body length, CRC32."""
@@ -193,7 +194,7 @@ class Codec:
         *,
         bitrate_kbps: float = 12.0,
         core: str = "aac",
-        hf: str = "none",
+        hf: str = DEFAULT_HF,
         core_sample_rate: int | None = None,
         **hf_options: Any,
     ) -> Codec:

@@ -45,9 +45,9 @@ def test_stream_and_memory_paths_agree(tmp_path: Path, music: np.ndarray) -> Non
     clip = music[:, : 3 * 48000]
     sf.write(str(src), clip.T, 48000, subtype="PCM_24")
     wav24, _ = sf.read(str(src), dtype="float32", always_2d=True)
-    codec = Codec.create(bitrate_kbps=16)
+    codec = Codec.create(bitrate_kbps=16, hf="sbr")
     data = codec.encode(wav24.T, 48000)
-    bandgen.encode_file(src, tmp_path / "x.bgn", bitrate_kbps=16)
+    bandgen.encode_file(src, tmp_path / "x.bgn", bitrate_kbps=16, hf="sbr")
     assert (tmp_path / "x.bgn").read_bytes() == data
     bandgen.decode_file(tmp_path / "x.bgn", tmp_path / "y.wav")
     from_file, _ = sf.read(str(tmp_path / "y.wav"), dtype="float32", always_2d=True)

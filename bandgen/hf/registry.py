@@ -15,6 +15,12 @@ from typing import Any
 from bandgen.errors import ConfigError
 from bandgen.hf.base import HighBandCoder
 
+DEFAULT_HF = "sbr"
+"""Method used when none is named: the best one that needs no trained model.
+
+n-SBG takes this place once shipped weights beat SBR on the dev set.
+"""
+
 _BUILDERS: dict[str, str] = {
     "none": "bandgen.hf.none:NoneCoder",
     "sbr": "bandgen.hf.sbr:SbrCoder",
