@@ -1,0 +1,73 @@
+"""Release a training run's best weights into the package (``bandgen/pretrained/``).
+
+Usage:
+    python scripts/release_model.py RUN_DIR NAME --bitrate-kbps 12 --data "..." \\
+        --wall-time-h 1.0 [--dev-table report/summary.md]
+
+Copies ``RUN_DIR/best.safetensors`` to ``bandgen/pretrained/NAME.safetensors`` and writes
+``NAME.json`` (the run's ``best.json``: config, core, step, validation metrics, sha256; plus
+``bitrate_kbps``, the recipe from the resume file, the data description and wall time) and
+``NAME.md``, a short model card.  Never imported by the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from bandgen.pretrained.registry import PRETRAINED_DIR, file_sha256
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("run_dir")
+    p.add_argument("name")
+    p.add_argument("--bitrate-kbps", type=float, required=True, help="total rate of the mode")
+    p.add_argument("--data", required=True, help="what the model was trained on")
+    p.add_argument("--wall-time-h", type=float, required=True)
+    p.add_argument("--dev-table", default=None, help="markdown of dev-set results to quote")
+    args = p.parse_args()
+    run = Path(args.run_dir)
+    info = json.loads((run / "best.json").read_text())
+    resume = json.loads((run / "resume.json").read_text())["meta"]
+    if file_sha256(run / "best.safetensors") != info["sha256"]:
+        raise SystemExit(f"{run / 'best.safetensors'} does not match its best.json sha256")
+    weights = PRETRAINED_DIR / f"{args.name}.safetensors"
+    shutil.copyfile(run / "best.safetensors", weights)
+    info.update(
+        name=args.name,
+        bitrate_kbps=args.bitrate_kbps,
+        recipe=resume["recipe"],
+        data=args.data,
+        steps_trained=resume["step"],
+        wall_time_h=args.wall_time_h,
+    )
+    (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
+    table = Path(args.dev_table).read_text() if args.dev_table else "(not evaluated)"
+    card = f"""# {args.name}
+
+n-SBG ({info["config"].get("channels")} base channels, {info["config"].get("n_q")} RVQ stages) for the
+{args.bitrate_kbps:g} kbps mode; core {info["core"]["name"]} at {info["core"]["sample_rate"]} Hz,
+{info["core"]["bitrate"] / 1000:g} kbps.
+
+- weights: `{args.name}.safetensors`, sha256 `{info["sha256"]}`
+- trained on: {args.data}
+- selected at step {info["step"]} of {resume["step"]} (best validation high-band LSD);
+  wall time {args.wall_time_h:g} h
+- validation at that step: {json.dumps(info.get("val", {}))}
+- recipe: see `recipe` in `{args.name}.json`
+
+## Dev set
+
+{table}
+"""
+    (PRETRAINED_DIR / f"{args.name}.md").write_text(card)
+    print(f"released {weights} ({weights.stat().st_size / 1e6:.1f} MB), sha256 {info['sha256']}")
+
+
+if __name__ == "__main__":
+    main()
