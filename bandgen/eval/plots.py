@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ def spectrogram_db(wav: np.ndarray) -> np.ndarray:
 
 def _title(panel: Panel) -> str:
     parts = [f"{k} {v:.3g}" for k, v in panel.metrics.items() if math.isfinite(v)]
-    return panel.label if not parts else f"{panel.label}\n" + ", ".join(parts)
+    # wrap so neighbouring panels' titles do not run into each other
+    lines = textwrap.wrap(", ".join(parts), width=40)
+    return "\n".join([panel.label, *lines])
 
 
 def plot_spectrograms(
