@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bandgen.errors import ConfigError
-from bandgen.hf.base import HighBandCoder, HighBandDecoder
+from bandgen.hf.base import HighBandCoder, HighBandDecoder, HighBandEncoder
 from bandgen.hf.sbr.decoder import FRAME_LENGTH, SbrDecoder
 from bandgen.hf.sbr.encoder import SbrEncoder
 from bandgen.hf.sbr.tables import MODES, BandTables, band_tables
@@ -103,6 +103,9 @@ class SbrCoder(HighBandCoder):
                 f"SBR encode needs core and original of equal length, got {core.shape} vs {wav48.shape}"
             )
         return SbrEncoder(self.tables, self.amp_res_db).encode(wav48, core)
+
+    def new_encoder(self) -> HighBandEncoder:
+        return SbrEncoder(self.tables, self.amp_res_db)
 
     def new_decoder(self) -> HighBandDecoder:
         return SbrDecoder(self.tables, self.amp_res_db)

@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 
 from bandgen.dsp.qmf import QmfAnalysis
+from bandgen.hf.base import HighBandEncoder
 from bandgen.hf.sbr.bitstream.frame import TIME_SLOTS, DeltaState, SbrFrame, write_frame
 from bandgen.hf.sbr.decoder import FRAME_LENGTH, FRAME_SLOTS, NOISE_FLOOR_OFFSET, quantise_energy
 from bandgen.hf.sbr.hfgen import LOOKBACK, HfGenerator, lpc_coefficients
@@ -65,26 +66,44 @@ def _band_mean(values: np.ndarray, weights: np.ndarray, borders: np.ndarray) -> 
     return num / np.maximum(den, 1e-300)
 
 
-class SbrEncoder:
-    """Offline SBR side-info encoder for one channel (see module doc)."""
+class SbrEncoder(HighBandEncoder):
+    """Streaming SBR side-info encoder for one channel (see module doc).
+
+    Aligned blocks of the original and the decoded core are pushed in any sizes; every
+    whole frame of 2048 samples is analysed as it completes, with the QMF history, the
+    transient detector's past energies, the HF generator's chirp state and the delta
+    coder's previous frame carried over, so pushing in blocks gives exactly the payloads
+    of :meth:`encode` on the whole signal, in bounded memory.
+    """
 
     def __init__(self, tables: BandTables, amp_res_db: float) -> None:
         self.tables = tables
         self.amp_res_db = amp_res_db
+        self._qmf_orig, self._qmf_core = QmfAnalysis(), QmfAnalysis()
+        self._pending = (np.zeros(0), np.zeros(0))  # samples not yet in a whole frame
+        # the last LOOKBACK QMF slots of each signal (zeros before the start)
+        self._orig_tail = np.zeros((LOOKBACK, 64), complex)
+        self._core_tail = np.zeros((LOOKBACK, 64), complex)
+        self._past_energy = np.zeros(0)  # SBR-range energy of the last 8 SBR time slots
+        self._hfgen = HfGenerator(tables)
+        self._delta = DeltaState()
+        self._prev_sines = np.zeros(len(tables.high) - 1, np.int64)
 
     def _grid(
-        self, slot_energy: np.ndarray, f: int
+        self, past: np.ndarray, energy: np.ndarray
     ) -> tuple[tuple[int, ...], tuple[int, ...], bool, int]:
-        """Envelope borders, freq_res, FIXFIX flag and ``l_A`` for frame ``f``.
+        """Envelope borders, freq_res, FIXFIX flag and ``l_A`` of a frame.
 
-        ``slot_energy`` is the SBR-range energy per SBR time slot of the whole signal.
+        ``energy`` is the frame's SBR-range energy per SBR time slot ``[16]``; ``past`` the
+        up to 8 time slots before it.
         """
-        t0 = f * TIME_SLOTS
+        history = np.concatenate([past, energy])
         ratios = []
         for t in range(TIME_SLOTS):
-            past = slot_energy[max(0, t0 + t - 8) : t0 + t]
-            ref = past.mean() if past.size else 0.0
-            e = slot_energy[t0 + t]
+            now = past.shape[0] + t
+            before = history[max(0, now - 8) : now]
+            ref = before.mean() if before.size else 0.0
+            e = history[now]
             ratios.append(10 * np.log10((e + SILENCE) / (ref + SILENCE)) if e > SILENCE else 0.0)
         best = int(np.argmax(ratios))
         if ratios[best] > TRANSIENT_DB:
@@ -96,40 +115,61 @@ class SbrEncoder:
             l_a = borders.index(start)
             freq_res = tuple(int(b - a >= 4) for a, b in itertools.pairwise(borders))
             return borders, freq_res, False, l_a
-        halves = slot_energy[t0 : t0 + TIME_SLOTS].reshape(2, -1).sum(1) + SILENCE * 8
+        halves = energy.reshape(2, -1).sum(1) + SILENCE * 8
         num_env = 2 if abs(10 * np.log10(halves[0] / halves[1])) > SPLIT_DB else 1
         borders = tuple(TIME_SLOTS * i // num_env for i in range(num_env + 1))
         return borders, (1,) * num_env, True, -1
 
+    def push(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
+        """Feed aligned blocks ``[T]`` of original and decoded core; return finished payloads."""
+        orig = np.concatenate([self._pending[0], np.asarray(wav48, np.float64).reshape(-1)])
+        core = np.concatenate([self._pending[1], np.asarray(core_wav48, np.float64).reshape(-1)])
+        whole = min(orig.shape[0], core.shape[0]) // FRAME_LENGTH * FRAME_LENGTH
+        self._pending = (orig[whole:], core[whole:])
+        return self._frames(orig[:whole], core[:whole])
+
+    def flush(self) -> list[bytes]:
+        """Zero-pad the last partial frame and code it; returns its payload (if any)."""
+        orig, core = self._pending
+        if orig.shape[0] == 0 and core.shape[0] == 0:
+            return []
+        size = max(orig.shape[0], core.shape[0])
+        self._pending = (np.zeros(0), np.zeros(0))
+        return (
+            self._frames(
+                np.pad(orig, (0, FRAME_LENGTH - orig.shape[0])),
+                np.pad(core, (0, FRAME_LENGTH - core.shape[0])),
+            )
+            if size
+            else []
+        )
+
     def encode(self, wav48: np.ndarray, core_wav48: np.ndarray) -> list[bytes]:
         """Code ``wav48 [T]`` given the decoded core ``[T]``: ``ceil(T / 2048)`` payloads."""
+        return self.push(wav48, core_wav48) + self.flush()
+
+    def _frames(self, orig_wav: np.ndarray, core_wav: np.ndarray) -> list[bytes]:
+        """Code whole frames of aligned samples (a multiple of 2048 each)."""
         t = self.tables
-        num_frames = -(-wav48.shape[0] // FRAME_LENGTH)
-        length = num_frames * FRAME_LENGTH
-
-        def qmf(x: np.ndarray) -> np.ndarray:
-            padded = np.zeros(length)
-            padded[: x.shape[0]] = x
-            return np.concatenate(
-                [np.zeros((LOOKBACK, 64), complex), QmfAnalysis().process(padded)]
-            )
-
-        orig, core = qmf(wav48), qmf(core_wav48)
-        slot_energy = (
-            np.sum(np.abs(orig[LOOKBACK:, t.kx : t.k2]) ** 2, axis=1).reshape(-1, 2).sum(1)
-        )
-        hfgen = HfGenerator(t)
-        state = DeltaState()
-        prev_sines = np.zeros(len(t.high) - 1, np.int64)
+        if orig_wav.shape[0] == 0:
+            return []
+        orig = np.concatenate([self._orig_tail, self._qmf_orig.process(orig_wav)])
+        core = np.concatenate([self._core_tail, self._qmf_core.process(core_wav)])
+        self._orig_tail, self._core_tail = orig[-LOOKBACK:], core[-LOOKBACK:]
+        energy = np.sum(np.abs(orig[LOOKBACK:, t.kx : t.k2]) ** 2, axis=1).reshape(-1, 2).sum(1)
         payloads = []
-        for f in range(num_frames):
+        for f in range(orig_wav.shape[0] // FRAME_LENGTH):
             s0 = f * FRAME_SLOTS
             x_orig = orig[s0 : s0 + FRAME_SLOTS + LOOKBACK, t.kx : t.k2]
             x_core = core[s0 : s0 + FRAME_SLOTS + LOOKBACK]
-            borders, freq_res, fixed, l_a = self._grid(slot_energy, f)
-            frame = self._estimate(x_orig, x_core, hfgen, borders, freq_res, fixed, l_a, prev_sines)
-            payload, coded = write_frame(frame, t, state, self.amp_res_db)
-            prev_sines = np.asarray(coded.sines)
+            frame_energy = energy[f * TIME_SLOTS : (f + 1) * TIME_SLOTS]
+            borders, freq_res, fixed, l_a = self._grid(self._past_energy, frame_energy)
+            self._past_energy = np.concatenate([self._past_energy, frame_energy])[-8:]
+            frame = self._estimate(
+                x_orig, x_core, self._hfgen, borders, freq_res, fixed, l_a, self._prev_sines
+            )
+            payload, coded = write_frame(frame, t, self._delta, self.amp_res_db)
+            self._prev_sines = np.asarray(coded.sines)
             payloads.append(payload)
         return payloads
 
