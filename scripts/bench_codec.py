@@ -111,13 +111,24 @@ def _memory(args: argparse.Namespace) -> None:
     bgn, out = work / "long.bgn", work / "long_decoded.wav"
     bandgen = [sys.executable, "-m", "bandgen.cli"]
     t_enc, rss_enc = _run_measured(
-        [*bandgen, "encode", str(src), str(bgn), "--bitrate", str(args.bitrate), "--no-progress"]
+        [
+            *bandgen,
+            "encode",
+            str(src),
+            str(bgn),
+            "--bitrate",
+            str(args.bitrate),
+            "--hf",
+            args.hf,
+            "--no-progress",
+        ]
     )
     t_dec, rss_dec = _run_measured([*bandgen, "decode", str(bgn), str(out), "--no-progress"])
     _, rss_base = _run_measured([sys.executable, "-c", "import bandgen.codec, av, torch"])
     signal_mib = seconds * 48_000 * 2 * 4 / 2**20
     print(
-        f"input: {seconds / 60:.1f} min of 48 kHz stereo; decoded signal held once = {signal_mib:.0f} MiB"
+        f"input: {seconds / 60:.1f} min of 48 kHz stereo, --hf {args.hf} at {args.bitrate:g} kbps/ch; "
+        f"decoded signal held once = {signal_mib:.0f} MiB"
     )
     print(f"baseline (interpreter + imports only): peak RSS {rss_base:.0f} MiB")
     print(
@@ -141,12 +152,13 @@ def main() -> None:
     s = sub.add_parser("speed")
     s.add_argument("--bitrate", type=float, default=12.0)
     s.add_argument("--core", default="aac")
-    s.add_argument("--hf", default="none")
+    s.add_argument("--hf", default="sbr")
     s.add_argument("--clips", type=int, default=24)
     s.set_defaults(run=_speed)
     m = sub.add_parser("memory")
     m.add_argument("--minutes", type=float, default=60.0)
     m.add_argument("--bitrate", type=float, default=12.0)
+    m.add_argument("--hf", default="sbr")
     m.add_argument("--workdir", default="/tmp/bandgen-bench")
     m.set_defaults(run=_memory)
     args = p.parse_args()
