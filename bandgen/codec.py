@@ -80,14 +80,17 @@ class _CoreToWork:
     high-band coders on both sides see bit-identical core signals.
     """
 
-    def __init__(self, core: CoreCodec) -> None:
+    def __init__(self, core: CoreCodec, limit: int | None = None) -> None:
         self._decoder: CoreDecoder = core.new_decoder()
         self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
+        self._limit = limit  # the stream's length, when known: no sample past it is passed on
         self.num_out = 0
 
     def push(self, packet: bytes) -> np.ndarray:
         pcm = self._decoder.push(packet)
         out = self._resampler.push(pcm[None])[0]
+        if self._limit is not None:
+            out = out[: max(0, self._limit - self.num_out)]
         self.num_out += out.shape[0]
         return out
 
@@ -369,7 +372,7 @@ class Codec:
         """
         header = reader.header
         channels, num_samples = int(header["channels"]), int(header["num_samples"])
-        cores = [_CoreToWork(self.core) for _ in range(channels)]
+        cores = [_CoreToWork(self.core, limit=num_samples) for _ in range(channels)]
         hf_decoders = [self.hf.new_decoder() for _ in range(channels)]
         pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
         emitted = 0

@@ -227,3 +227,16 @@ def test_cli_side_kbps(
     capsys.readouterr()
     assert main([*args[:-1], "none", "--side-kbps", "0.2"]) == 2
     assert "side_kbps" in capsys.readouterr().err
+
+
+def test_decoder_never_sees_core_past_the_stream_length(weights: Path) -> None:
+    """The core decodes whole AAC frames past the end; the high band must stop at the length.
+
+    10 s at 48 kHz is 235 n-SBG frames, but the 8 kHz core decodes whole 1024-sample frames
+    past the end (237 frames' worth): the engine must cut the core at the stream's length
+    before the high-band decoder, or it asks for side info that was never sent.
+    """
+    codec = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(weights))
+    wav, _ = _signal(10 * 48_000)
+    out = Codec.decode(codec.encode(wav, 48_000))
+    assert out.shape == (1, 10 * 48_000) and np.isfinite(out).all()
