@@ -97,18 +97,6 @@ class PriorityWeightingLoss(_MaskedSpectralLoss):
         - output: scalar, or ``[B]`` with ``reduction="none"``.
     """
 
-    def __init__(
-        self,
-        *,
-        sample_rate: int = 48000,
-        n_fft: int = 512,
-        hop_length: int | None = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, reduction=reduction
-        )
-
     @staticmethod
     def weights(masking: MaskingResult) -> Tensor:
         """Perceptual weights ``w_f [B, F, N]`` of eq. 23 from a target's masking analysis."""
@@ -141,18 +129,6 @@ class NoiseModulationLoss(_MaskedSpectralLoss):
         - y_hat, y: ``[B, 1, T]`` or ``[B, T]``.
         - output: scalar in dB, or ``[B]`` with ``reduction="none"``.
     """
-
-    def __init__(
-        self,
-        *,
-        sample_rate: int = 48000,
-        n_fft: int = 512,
-        hop_length: int | None = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, reduction=reduction
-        )
 
     def forward(self, y_hat: Tensor, y: Tensor) -> Tensor:
         """Worst-bin audible noise-to-mask ratio per frame, reduced over frames."""
