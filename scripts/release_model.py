@@ -48,16 +48,23 @@ def main() -> None:
     )
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     table = Path(args.dev_table).read_text() if args.dev_table else "(not evaluated)"
+    cfg = info["config"]
+    if cfg.get("blind"):
+        kind = f"Blind SBG ({cfg.get('channels')} base channels, no side information)"
+    else:
+        kind = f"n-SBG ({cfg.get('channels')} base channels, {cfg.get('n_q')} RVQ stages)"
+    warm = resume["recipe"].get("schedule", {}).get("init_from")
+    warm_line = f"\n- warm-started from `{warm}` (see the run's README)" if warm else ""
     card = f"""# {args.name}
 
-n-SBG ({info["config"].get("channels")} base channels, {info["config"].get("n_q")} RVQ stages) for the
+{kind} for the
 {args.bitrate_kbps:g} kbps mode; core {info["core"]["name"]} at {info["core"]["sample_rate"]} Hz,
 {info["core"]["bitrate"] / 1000:g} kbps.
 
 - weights: `{args.name}.safetensors`, sha256 `{info["sha256"]}`
 - trained on: {args.data}
 - selected at step {info["step"]} of {resume["step"]} (best validation high-band LSD);
-  wall time {args.wall_time_h:g} h
+  wall time {args.wall_time_h:g} h{warm_line}
 - validation at that step: {json.dumps(info.get("val", {}))}
 - recipe: see `recipe` in `{args.name}.json`
 

@@ -13,10 +13,17 @@ Both map the conditioning vector of each frame through one point-wise linear lay
 values and split them into a scale ``gamma`` and a shift ``beta``, which are distinct outputs
 (the reference code sliced ``beta`` from the same half as ``gamma``, HP §1.2; not here). As in the
 paper (no LSTM, unlike Birnbaum et al.'s TFiLM), the modulation is ``x * gamma + beta``.
+
+Both start as the identity: the ``gamma`` half of the projection has bias 1 and the ``beta``
+half is zero. With PyTorch's default initialisation ``gamma`` would start near 0 and ``beta``
+as a random per-frame constant, so an untrained decoder would replace its features by
+piecewise-constant offsets; in the PQMF sub-band domain a constant is a steady tone at the
+band's frequency, which is what the first CPU run (step 1800) produced on a 750 Hz grid.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 __all__ = ["FiLM", "TFiLM"]
@@ -29,6 +36,10 @@ class _FrameAffine(nn.Module):
         super().__init__()
         self.channels = channels
         self.proj = nn.Linear(cond_dim, 2 * channels)
+        with torch.no_grad():  # identity at initialisation: gamma = 1, beta = 0
+            self.proj.bias[:channels].fill_(1.0)
+            self.proj.bias[channels:].zero_()
+            self.proj.weight[channels:].zero_()
 
     def gamma_beta(self, cond: Tensor) -> tuple[Tensor, Tensor]:
         """Scale and shift for every frame: ``cond [B, D, N] -> (gamma, beta)``, each ``[B, C, N]``."""

@@ -34,7 +34,7 @@ from torch import nn
 from bandgen.audio.io import AtomicFile
 from bandgen.errors import ConfigError
 
-__all__ = ["export_weights", "load_checkpoint", "save_checkpoint"]
+__all__ = ["export_weights", "load_checkpoint", "save_checkpoint", "warm_start"]
 
 _META_KEY = "bandgen"
 _FORMAT = 1
@@ -177,6 +177,52 @@ def load_checkpoint(
     if restore_rng:
         _set_rng_state(tensors, payload["rng"])
     return dict(payload["meta"])
+
+
+def warm_start(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> dict[str, int]:
+    """Initialise ``modules`` from another run's resume checkpoint, as far as they match.
+
+    For each module ``name``, every tensor ``name/<key>`` of the checkpoint whose ``key`` the
+    module also has is copied in: whole when the shapes agree, else the overlapping leading
+    part of every dimension (one more output band or RVQ stage keeps its fresh initialisation
+    there). Tensors the checkpoint lacks keep theirs. Optimiser state, schedulers, RNG and
+    step are not read: the warm-started run starts at step 0.
+
+    Returns:
+        Counts ``{"copied": ..., "partial": ..., "fresh": ...}`` over all module tensors.
+
+    Raises:
+        ConfigError: no such file, not a bandgen checkpoint, or no tensor in common.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint to warm-start from at {path}")
+    with safe_open(str(path), framework="pt") as f:
+        if _META_KEY not in (f.metadata() or {}):
+            raise ConfigError(
+                f"{path} is not a bandgen resume checkpoint (no '{_META_KEY}' metadata)"
+            )
+    tensors = load_file(str(path))
+    counts = {"copied": 0, "partial": 0, "fresh": 0}
+    with torch.no_grad():
+        for name, module in modules.items():
+            for key, target in module.state_dict().items():
+                source = tensors.get(f"{name}/{key}")
+                if source is None or source.dim() != target.dim():
+                    counts["fresh"] += 1
+                    continue
+                if source.shape == target.shape:
+                    target.copy_(source)
+                    counts["copied"] += 1
+                else:
+                    region = tuple(
+                        slice(0, min(a, b)) for a, b in zip(source.shape, target.shape, strict=True)
+                    )
+                    target[region] = source[region]
+                    counts["partial"] += 1
+    if counts["copied"] + counts["partial"] == 0:
+        raise ConfigError(f"{path} has no tensor in common with the models being trained")
+    return counts
 
 
 def export_weights(

@@ -118,6 +118,11 @@ class ScheduleConfig:
         val_every: validation (and audio/spectrogram logging, best-model export) interval.
         ckpt_every: resume-checkpoint interval (also written at the end).
         seed: seed of initialisation, data draws and quantiser dropout.
+        init_from: warm start of a new run (ignored on ``--resume``): a resume checkpoint of
+            another run, whose generator and discriminator tensors initialise this run's where
+            names match (a tensor whose shape differs is copied in its overlapping part, e.g.
+            one more generated band or RVQ stage); optimiser state and step start afresh.
+            Relative to the working directory, like every path of a recipe.
     """
 
     steps: int = 1_000_000
@@ -125,6 +130,7 @@ class ScheduleConfig:
     val_every: int = 5_000
     ckpt_every: int = 1_000
     seed: int = 0
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)

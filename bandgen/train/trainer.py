@@ -47,7 +47,7 @@ from bandgen.losses.adversarial import (
 from bandgen.losses.mel import MultiScaleMelLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
 from bandgen.models.nsbg import NSBG
-from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint
+from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint, warm_start
 from bandgen.train.logger import TrainLogger
 from bandgen.train.recipe import Recipe
 from bandgen.train.validate import ValClip, load_dev_clips, validate
@@ -140,6 +140,13 @@ class Trainer:
         self.best_lsd = math.inf
         if resume:
             self._load()
+        elif recipe.schedule.init_from is not None:
+            counts = warm_start(
+                recipe.schedule.init_from,
+                {"generator": self.generator, "discriminator": self.discriminator},
+            )
+            if self.is_main:
+                print(f"warm start from {recipe.schedule.init_from}: {counts}", flush=True)
         # per-rank stream for quantiser dropout; rank 0 keeps the (restored) global stream
         if self.rank > 0:
             torch.manual_seed(seed + 7919 * self.rank + self.step)

@@ -68,3 +68,17 @@ def test_film2d_broadcasts_over_frequency() -> None:
     torch.testing.assert_close(y, x * gamma[:, :, None] + beta[:, :, None])
     with pytest.raises(ValueError, match="frames"):
         film(x, torch.randn(1, 3, 5))
+
+
+@pytest.mark.parametrize("cls", [FiLM, TFiLM])
+def test_modulation_starts_near_identity_with_no_shift(cls: type) -> None:
+    # gamma = 1 + (linear in cond), beta = 0: an untrained decoder keeps its features and adds
+    # no per-frame constant (a constant in a PQMF band is a steady tone)
+    torch.manual_seed(0)
+    film = cls(cond_dim=6, channels=5)
+    gamma, beta = film.gamma_beta(torch.zeros(3, 6, 4))
+    torch.testing.assert_close(gamma, torch.ones_like(gamma))
+    torch.testing.assert_close(beta, torch.zeros_like(beta))
+    gamma, beta = film.gamma_beta(torch.randn(3, 6, 4))
+    assert beta.abs().max() == 0
+    assert not torch.allclose(gamma, torch.ones_like(gamma))

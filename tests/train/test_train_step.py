@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
+from bandgen.errors import ConfigError
 from bandgen.models.config import NSBGConfig
 from bandgen.models.nsbg import NSBG
 from bandgen.train.recipe import Recipe
@@ -54,3 +57,46 @@ def test_resume_gives_identical_next_step(debug_recipe: Recipe, tmp_path: Path) 
     model.load_state_dict(load_file(str(first / "best.safetensors")), strict=True)
     assert math.isfinite(info["val"]["val/lsd_high"])
     assert (first / "log.jsonl").read_text().count("\n") >= 2
+
+
+def test_warm_start_copies_matching_and_overlapping_tensors(
+    debug_recipe: Recipe, tmp_path: Path
+) -> None:
+    source = Trainer(debug_recipe, tmp_path / "src", progress=False)
+    source.fit(until=1)
+    # one more generated band and one more RVQ stage, as 12 kbps -> 16 kbps
+    bigger = dataclasses.replace(
+        debug_recipe.model, k_h=debug_recipe.model.k_h + 1, n_q=debug_recipe.model.n_q + 1
+    )
+    schedule = dataclasses.replace(
+        debug_recipe.schedule, init_from=str(tmp_path / "src" / "resume.safetensors")
+    )
+    recipe = dataclasses.replace(debug_recipe, model=bigger, schedule=schedule)
+    warm = Trainer(recipe, tmp_path / "warm", progress=False)
+    assert warm.step == 0
+    src, dst = source.generator.state_dict(), warm.generator.state_dict()
+    key = "generator.conv_out.conv.parametrizations.weight.original1"
+    assert dst[key].shape[0] == src[key].shape[0] + 1
+    torch.testing.assert_close(dst[key][: src[key].shape[0]], src[key])
+    same = [k for k in src if k in dst and src[k].shape == dst[k].shape]
+    assert len(same) > len(src) // 2
+    for k in same:
+        torch.testing.assert_close(dst[k], src[k])
+    fresh = f"quantizer.layers.{debug_recipe.model.n_q}.in_proj.bias"
+    assert fresh in dst and fresh not in src
+    sd, wd = source.discriminator.state_dict(), warm.discriminator.state_dict()
+    shared = [k for k in wd if k in sd and wd[k].shape == sd[k].shape]
+    assert shared
+    for k in shared:
+        torch.testing.assert_close(wd[k], sd[k])
+    warm.fit(until=1)  # trains from there
+
+
+def test_warm_start_refuses_a_file_that_is_not_a_checkpoint(
+    debug_recipe: Recipe, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "x.safetensors"
+    bogus.write_bytes(b"not a checkpoint")
+    schedule = dataclasses.replace(debug_recipe.schedule, init_from=str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="no checkpoint to warm-start from"):
+        Trainer(dataclasses.replace(debug_recipe, schedule=schedule), tmp_path / "a")
