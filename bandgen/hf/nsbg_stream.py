@@ -50,7 +50,8 @@ def _generator_past(cfg: NSBGConfig, *, decoder: bool) -> int:
 
     Counts every causal conv's left reach at its input rate: ``conv_in``, the residual units
     (kernel 3, ``dilations``) and strided convs (kernel ``2 s``) of the encoder half, the
-    bottleneck convs, and, with ``decoder``, the transposed convs, residual units and ``conv_out``.
+    bottleneck convs, and, with ``decoder``, the transposed convs, residual units, ``conv_out``
+    and the band-edge notch.
     """
     reach_k = cfg.kernel_size - 1
     units = 2 * sum(cfg.dilations)
@@ -66,7 +67,7 @@ def _generator_past(cfg: NSBGConfig, *, decoder: bool) -> int:
         past += rate  # a transposed conv's output sees its own and the previous input sample
         rate //= s
         past += units * rate
-    return past + reach_k
+    return past + reach_k + max(cfg.edge_notch - 1, 0)
 
 
 class StreamGeometry:

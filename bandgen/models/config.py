@@ -44,6 +44,9 @@ class NSBGConfig:
         codebook_dim: factorised code size (8).
         quantizer_dropout: DAC quantiser dropout fraction (0.5).
         blind: no SBG encoder and no RVQ: zero side information (paper §4.4 "Blind SBG").
+        edge_notch: taps of the :class:`~bandgen.nn.edge_notch.BandEdgeNotch` on the generated
+            sub-bands (0: none, as the paper). Not in the paper; parameter-free, so weights
+            trained without it load with it.
     """
 
     k_c: int = 5
@@ -65,6 +68,7 @@ class NSBGConfig:
     codebook_dim: int = 8
     quantizer_dropout: float = 0.5
     blind: bool = False
+    edge_notch: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.k_c <= self.k_h < self.num_bands:
@@ -136,13 +140,21 @@ class NSBGConfig:
 
     @classmethod
     def cpu_12k(cls) -> NSBGConfig:
-        """CPU size, 12 kbps mode: ``C = 16`` and encoder widths 16..128 (~1/16 of the FLOPs)."""
-        return dataclasses.replace(cls.paper_12k(), channels=16, encoder_widths=(16, 32, 64, 128))
+        """CPU size, 12 kbps mode: ``C = 16`` and encoder widths 16..128 (~1/16 of the FLOPs).
+
+        Adds the 64-tap band-edge notch: a model trained for hours rather than days leaves
+        steady tones on the PQMF band edges (see :mod:`bandgen.nn.edge_notch`).
+        """
+        return dataclasses.replace(
+            cls.paper_12k(), channels=16, encoder_widths=(16, 32, 64, 128), edge_notch=64
+        )
 
     @classmethod
     def cpu_16k(cls) -> NSBGConfig:
         """CPU size, 16 kbps mode (as :meth:`cpu_12k` with bands 5..15 and 13 stages)."""
-        return dataclasses.replace(cls.paper_16k(), channels=16, encoder_widths=(16, 32, 64, 128))
+        return dataclasses.replace(
+            cls.paper_16k(), channels=16, encoder_widths=(16, 32, 64, 128), edge_notch=64
+        )
 
     @classmethod
     def debug(cls) -> NSBGConfig:

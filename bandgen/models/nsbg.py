@@ -108,6 +108,7 @@ class NSBG(nn.Module):
             dilations=cfg.dilations,
             kernel_size=cfg.kernel_size,
             cond_dim=latent_dim,
+            edge_notch=cfg.edge_notch,
         )
 
     # -- shared pieces -------------------------------------------------------------------------

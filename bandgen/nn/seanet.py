@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bandgen.nn.conv import CausalConv1d, CausalConvTranspose1d
+from bandgen.nn.edge_notch import BandEdgeNotch
 from bandgen.nn.film import TFiLM
 
 __all__ = ["CoreEmbedding", "DecoderBlock", "EncoderBlock", "ResidualUnit", "SEANetGenerator"]
@@ -122,6 +123,7 @@ class SEANetGenerator(nn.Module):
         bottleneck_channels: width of ``h``; default ``4 C`` (256 in the paper).
         cond_dim: size of the per-frame conditioning vector; ``None`` builds no TFiLM layers
             (the blind variant, paper ``000`` §4.4).
+        edge_notch: taps of a :class:`BandEdgeNotch` on the output bands (0: none).
 
     Shape:
         ``core [B, in_bands, T]``, ``cond [B, cond_dim, N]`` -> ``bands [B, out_bands, T]``,
@@ -139,6 +141,7 @@ class SEANetGenerator(nn.Module):
         kernel_size: int = 7,
         bottleneck_channels: int | None = None,
         cond_dim: int | None = None,
+        edge_notch: int = 0,
     ) -> None:
         super().__init__()
         widths = [channels * 2**i for i in range(len(strides) + 1)]  # C, 2C, ..., 16C
@@ -160,6 +163,7 @@ class SEANetGenerator(nn.Module):
         if cond_dim is not None:
             film_widths = [widths[-1], *(widths[i] for i in rev)]
             self.films = nn.ModuleList(TFiLM(cond_dim, w) for w in film_widths)
+        self.notch = BandEdgeNotch(edge_notch) if edge_notch else None
 
     def embed(self, core: Tensor) -> CoreEmbedding:
         """Run the encoder half: ``core [B, in_bands, T]`` -> skips and ``h [B, 4C, T / hop]``."""
@@ -188,7 +192,8 @@ class SEANetGenerator(nn.Module):
             x = block(x + skip)
             if cond is not None:
                 x = films[i + 1](x, cond)
-        return self.conv_out(F.elu(x))
+        bands = self.conv_out(F.elu(x))
+        return self.notch(bands) if self.notch is not None else bands
 
     def forward(self, core: Tensor, cond: Tensor | None = None) -> Tensor:
         """``core [B, in_bands, T]``, ``cond [B, D, N] | None -> bands [B, out_bands, T]``."""

@@ -26,9 +26,11 @@ from bandgen.pretrained import registry as pretrained
 from bandgen.train.checkpoint import export_weights
 
 
-def _export(path: Path, *, seed: int = 0, blind: bool = False) -> Path:
+def _export(path: Path, *, seed: int = 0, blind: bool = False, edge_notch: int = 0) -> Path:
     torch.manual_seed(seed)
-    config = NSBGConfig.from_dict({**NSBGConfig.debug().to_dict(), "blind": blind})
+    config = NSBGConfig.from_dict(
+        {**NSBGConfig.debug().to_dict(), "blind": blind, "edge_notch": edge_notch}
+    )
     info = {"model": "nsbg", "config": config.to_dict(), "bitrate_kbps": 12}
     export_weights(path, NSBG(config), info)
     return path
@@ -37,6 +39,12 @@ def _export(path: Path, *, seed: int = 0, blind: bool = False) -> Path:
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _export(tmp_path_factory.mktemp("nsbg") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def notched_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a 40-tap band-edge notch (its reach enters the stream context)."""
+    return _export(tmp_path_factory.mktemp("nsbg") / "notched.safetensors", edge_notch=40)
 
 
 def _signal(length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +89,9 @@ def test_bad_payload_lengths_are_refused(weights: Path) -> None:
         coder.decode(core, payloads[:2])
 
 
-def test_streaming_equals_offline(weights: Path) -> None:
+@pytest.mark.parametrize("which", ["weights", "notched_weights"])
+def test_streaming_equals_offline(which: str, request: pytest.FixtureRequest) -> None:
+    weights = request.getfixturevalue(which)
     coder = NsbgCoder(weights=str(weights), chunk_frames=3)
     geo = StreamGeometry(coder.model.config)
     length = geo.encoder_context + 5 * 2048 + 777  # windows that start past 0 in both directions
@@ -108,8 +118,12 @@ def test_streaming_equals_offline(weights: Path) -> None:
     np.testing.assert_allclose(coder.decode(core, offline), reference, atol=2e-5)
 
 
-def test_stream_context_covers_the_receptive_field(weights: Path) -> None:
+@pytest.mark.parametrize("which", ["weights", "notched_weights"])
+def test_stream_context_covers_the_receptive_field(
+    which: str, request: pytest.FixtureRequest
+) -> None:
     """A change at one sample reaches no further than the geometry's context assumes."""
+    weights = request.getfixturevalue(which)
     model = NsbgCoder(weights=str(weights)).model
     cfg, geo = model.config, StreamGeometry(model.config)
     wav, core = (torch.from_numpy(x)[None, None] for x in _signal(40 * 2048))
