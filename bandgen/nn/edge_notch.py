@@ -45,6 +45,7 @@ class BandEdgeNotch(nn.Module):
         window = torch.hann_window(length + 2, periodic=False, dtype=torch.float64)[1:-1]
         # conv1d correlates: reverse so that weight j multiplies x[t - j]
         taps = (window / window.sum()).flip(0).to(torch.float32)
+        self.taps: Tensor
         self.register_buffer("taps", taps.view(1, 1, length), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
