@@ -1,7 +1,7 @@
 """bandgen: coding and regeneration of the high band of audio.
 
 The public API (``load``, ``encode``, ``decode``, ``encode_file``, ``decode_file``,
-``info``) lives in :mod:`bandgen.api` and is imported lazily, so ``import bandgen``
+``info``, ``load_restorer``, ``restore_file``) lives in :mod:`bandgen.api` and is imported lazily, so ``import bandgen``
 stays cheap.
 """
 
@@ -11,7 +11,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "decode", "decode_file", "encode", "encode_file", "info", "load"]
+__all__ = [
+    "__version__",
+    "decode",
+    "decode_file",
+    "encode",
+    "encode_file",
+    "info",
+    "load",
+    "load_restorer",
+    "restore_file",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ Example::
     out = codec.decode(data)                  # float32 [C, T'] at 48 kHz
     bandgen.encode_file("song.flac", "song.bgn", bitrate_kbps=12)
     bandgen.decode_file("song.bgn", "song.wav")
+    bandgen.restore_file("old_32k.mp3", "restored.wav")   # blind MP3 restoration (paper 002)
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bandgen.audio.io import AtomicFile, AudioWriter, iter_audio, output_format, probe
+from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
-from bandgen.errors import BitstreamError, ConfigError
+from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.hf.base import WORK_RATE
 from bandgen.hf.registry import DEFAULT_HF
+
+if TYPE_CHECKING:
+    from bandgen.restore import Restorer
+
+RESTORE_OUTPUT_RATES = (44_100, 48_000)
+"""Input rates ``restore_file`` writes at; any other input is written at 48 kHz."""
 
 _NAME = re.compile(r"^(?P<hf>[a-z][a-z0-9_]*)-(?P<kbps>\d+(?:\.\d+)?)k$")
 
@@ -178,3 +186,100 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a ``.bgn`` file (validated, frames not read)."""
     with _open_stream(path) as f:
         return ContainerReader(f).header
+
+
+def load_restorer(
+    name: str | None = None,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    int8: bool = False,
+    chunk_seconds: float = 10.0,
+) -> Restorer:
+    """Build an MP3 restorer (paper ``002``) from a shipped model or a weights file.
+
+    Args:
+        name: shipped model name (default ``mp3restore-32k``).
+        weights: a ``.safetensors`` file with its ``.json`` beside it (e.g. a training run's
+            ``best.safetensors``); overrides ``name``.
+        int8: dynamically quantise the pointwise layers to int8
+            (:func:`bandgen.restore.quantize_int8`).
+        chunk_seconds: audio restored per network call when streaming (bounds memory).
+
+    Raises:
+        ConfigError: unknown model, bad weights, or ``chunk_seconds <= 0``.
+    """
+    from bandgen.restore import Restorer, load_restore_model, quantize_int8
+
+    if not chunk_seconds > 0:
+        raise ConfigError(f"chunk_seconds must be positive, got {chunk_seconds}")
+    model, model_info = load_restore_model(name, weights=weights)
+    if int8:
+        model = quantize_int8(model)
+    frames = max(1, round(chunk_seconds * model.config.sample_rate / model.config.hop_length))
+    return Restorer(model, chunk_frames=frames, info={**model_info, "int8": int8})
+
+
+@dataclass(frozen=True)
+class RestoreStats:
+    """What a restoration wrote: samples, channels and rate of the output, and the model."""
+
+    num_samples: int
+    channels: int
+    sample_rate: int
+    input_sample_rate: int
+    model: str
+
+
+def restore_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    restorer: Restorer | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> RestoreStats:
+    """Restore a low-bitrate MP3 (or any audio file PyAV reads), block by block.
+
+    The input is resampled to 48 kHz, each channel restored, and the result written as WAV
+    (32-bit float) or FLAC (24-bit) at the input's rate if that is 44.1 or 48 kHz, else at
+    48 kHz. Memory stays bounded for any length; the output appears only when complete.
+
+    Args:
+        src, dst: input file and output ``.wav`` / ``.flac``.
+        restorer: a :class:`~bandgen.restore.Restorer`; default built by
+            :func:`load_restorer` from ``options`` (``name``, ``weights``, ``int8``,
+            ``chunk_seconds``).
+        progress: called with the number of input samples consumed.
+
+    Raises:
+        AudioInputError: missing, unreadable or empty input.
+        ConfigError: bad output path or model options.
+    """
+    _distinct(src, dst)
+    output_format(dst)
+    info = probe(src)
+    if restorer is None:
+        restorer = load_restorer(**options)
+    elif options:
+        raise ConfigError(f"pass either a restorer or model options, not both: {sorted(options)}")
+    work = restorer.sample_rate
+    out_rate = info.sample_rate if info.sample_rate in RESTORE_OUTPUT_RATES else work
+    up = StreamResampler(info.sample_rate, work, info.channels)
+    down = StreamResampler(work, out_rate, info.channels)
+
+    def blocks() -> Any:
+        for block in iter_audio(src):
+            yield up.push(block)
+            if progress is not None:
+                progress(block.shape[1])
+        yield up.flush()
+
+    with AudioWriter(dst, out_rate, info.channels) as writer:
+        for restored in restorer.stream(blocks()):
+            writer.write(down.push(restored))
+        writer.write(down.flush())
+        if writer.num_samples == 0:
+            raise AudioInputError(f"{src} holds no audio samples (empty input)")
+    return RestoreStats(
+        writer.num_samples, info.channels, out_rate, info.sample_rate, restorer.info.get("name", "")
+    )

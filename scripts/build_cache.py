@@ -1,7 +1,11 @@
-"""Build the core-coded training cache of a corpus folder for one n-SBG mode.
+"""Build the core-coded training cache of a corpus folder for one n-SBG mode (or any core).
 
 usage: python scripts/build_cache.py CORPUS_DIR CACHE_DIR [--mode 12k|16k] [--jobs N]
+                                     [--core aac|opus|mp3] [--kbps KBPS]
                                      [--max-hours H] [--seed S] [--valid-fraction F]
+
+``--kbps`` overrides the mode's core rate, e.g. ``--core mp3 --kbps 32`` for the MP3
+restoration pairs (paper ``002``).
 
 CORPUS_DIR is any folder of audio, or the output of ``shared/data/tools/make_train_corpus.py``
 (its ``manifest.jsonl`` is used). Writes ``CACHE_DIR/<key>/`` (see ``bandgen/data/cache.py``)
@@ -31,13 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cache_dir")
     ap.add_argument("--mode", default="12k", choices=sorted(CORE_KBPS))
     ap.add_argument("--core", default="aac")
+    ap.add_argument("--kbps", type=float, default=None, help="core rate (default: the mode's)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-hours", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0, help="split seed")
     ap.add_argument("--valid-fraction", type=float, default=0.02)
     a = ap.parse_args(argv)
 
-    core = make_core(a.core, CORE_KBPS[a.mode])
+    core = make_core(a.core, CORE_KBPS[a.mode] if a.kbps is None else a.kbps)
     entries = select_hours(
         scan_corpus(a.corpus_dir, seed=a.seed, valid_fraction=a.valid_fraction), a.max_hours
     )

@@ -60,7 +60,7 @@ def _shipped(blind: bool, bitrate_kbps: float) -> str:
     from bandgen.pretrained.registry import list_models, model_info
 
     candidates: dict[str, float] = {}
-    for name in list_models():
+    for name in list_models(kind="nsbg"):
         info = model_info(name)
         if bool(info["config"].get("blind", False)) != blind:
             continue

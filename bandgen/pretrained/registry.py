@@ -40,14 +40,22 @@ __all__ = [
 PRETRAINED_DIR = Path(__file__).resolve().parent
 """Folder holding the shipped ``<name>.safetensors`` + ``<name>.json`` pairs."""
 
-_MODEL_KINDS = ("nsbg",)
+_MODEL_KINDS = ("nsbg", "mp3restore")
+"""Kinds of shipped model (the JSON's ``model``): n-SBG / Blind SBG, and MP3 restoration
+(loaded by :func:`bandgen.restore.load_restore_model`)."""
 
 
-def list_models() -> list[str]:
-    """Names of the shipped models (those with both a ``.json`` and a ``.safetensors`` file)."""
-    return sorted(
+def list_models(kind: str | None = None) -> list[str]:
+    """Names of the shipped models (those with both a ``.json`` and a ``.safetensors`` file),
+    only those of ``kind`` (``"nsbg"``, ``"mp3restore"``) if given."""
+    names = sorted(
         p.stem for p in PRETRAINED_DIR.glob("*.json") if p.with_suffix(".safetensors").is_file()
     )
+    if kind is None:
+        return names
+    return [
+        n for n in names if _read_info(PRETRAINED_DIR / f"{n}.json").get("model", "nsbg") == kind
+    ]
 
 
 def model_paths(name: str) -> tuple[Path, Path]:
@@ -125,6 +133,8 @@ def load_model_from_files(
             f"sha256 of {weights} is {actual}, but {meta} says {info['sha256']}: the weights "
             "file is corrupted or belongs to another model; re-export or reinstall it"
         )
+    if info.get("model", "nsbg") != "nsbg":
+        raise ConfigError(f"{meta} describes a {info['model']!r} model, not an n-SBG model")
     return _build(weights, info), {"name": weights.stem, **info}
 
 

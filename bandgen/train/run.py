@@ -1,4 +1,9 @@
-"""The ``bandgen train`` entry point: load a recipe, build a :class:`Trainer`, fit."""
+"""The ``bandgen train`` entry point: load a recipe, build its trainer, fit.
+
+The recipe's ``model.kind`` picks the trainer: ``mp3restore`` (paper ``002``) gets
+:class:`~bandgen.train.restore_trainer.RestoreTrainer`, anything else (no ``kind``) the n-SBG
+:class:`~bandgen.train.trainer.Trainer`.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +33,18 @@ def train(
     import torch.distributed as dist
 
     from bandgen.train.recipe import load_recipe
+    from bandgen.train.restore_recipe import KIND, load_restore_recipe, recipe_kind
+    from bandgen.train.restore_trainer import RestoreTrainer
     from bandgen.train.trainer import Trainer
 
-    recipe = load_recipe(recipe_path)
     out = Path(out_dir) if out_dir is not None else default_out_dir(recipe_path)
-    trainer = Trainer(recipe, out, resume=resume, progress=progress)
+    trainer: Trainer | RestoreTrainer
+    if recipe_kind(recipe_path) == KIND:
+        trainer = RestoreTrainer(
+            load_restore_recipe(recipe_path), out, resume=resume, progress=progress
+        )
+    else:
+        trainer = Trainer(load_recipe(recipe_path), out, resume=resume, progress=progress)
     try:
         return trainer.fit()
     finally:

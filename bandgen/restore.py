@@ -1,0 +1,322 @@
+"""Blind restoration of low-bitrate MP3 with an :class:`~bandgen.models.mp3restore.MP3Restore`
+model: weights loading, int8 quantisation, and chunked streaming inference.
+
+Streaming works in the model's STFT frame domain. Output frames are produced ``chunk_frames``
+at a time; each chunk runs the network on its frames plus ``config.context_frames`` input
+frames on either side (the network's receptive radius), so every output frame sees exactly
+the input it would see in a whole-file pass, including the zero padding at the file's ends.
+The restored frames are overlap-added (weighted, as :meth:`STFT.inverse`) and samples are
+written out as soon as no later frame overlaps them. Memory is bounded by the chunk size, and
+the result equals :meth:`MP3Restore.restore` on the whole signal to float rounding.
+
+Shipped weights follow the conventions of :mod:`bandgen.pretrained.registry` (safetensors +
+JSON with ``model``, ``config``, ``sha256``; sha256 checked before loading, ``strict=True``),
+with ``"model": "mp3restore"``; the default is ``bandgen/pretrained/mp3restore-32k``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bandgen.errors import ConfigError
+from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig, from_image, to_image
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Restorer",
+    "load_restore_model",
+    "quantize_int8",
+]
+
+DEFAULT_MODEL = "mp3restore-32k"
+"""Name of the shipped restoration model (``bandgen/pretrained/<name>.safetensors``)."""
+
+MODEL_KIND = "mp3restore"
+"""``model`` field of a restoration model's JSON description."""
+
+_ENVELOPE_FLOOR = 1e-11  # as bandgen.dsp.stft: samples with no window energy come back as 0
+
+
+def _read_info(json_path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        info = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"model description {json_path} not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"model description {json_path} is not valid JSON: {exc}") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise ConfigError(f"model description {json_path} lacks a 'config' object")
+    if not isinstance(info.get("sha256"), str):
+        raise ConfigError(f"model description {json_path} lacks the weights' 'sha256'")
+    if info.get("model") != MODEL_KIND:
+        raise ConfigError(
+            f"{json_path} describes a {info.get('model')!r} model, not an {MODEL_KIND!r} one"
+        )
+    return info
+
+
+def load_restore_model(
+    name: str | None = None, *, weights: str | os.PathLike[str] | None = None
+) -> tuple[MP3Restore, dict[str, Any]]:
+    """Load a restoration model: shipped by ``name`` or from a ``weights`` file.
+
+    Args:
+        name: shipped model name (default :data:`DEFAULT_MODEL`); ignored if ``weights`` is given.
+        weights: a ``.safetensors`` file with its ``.json`` description beside it (as
+            ``best.safetensors`` + ``best.json`` of a training run).
+
+    Returns:
+        ``(model in eval mode on the CPU, description)``.
+
+    Raises:
+        ConfigError: missing files, wrong model kind, sha256 mismatch, or tensors that do not
+            fit the described model.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from bandgen.pretrained.registry import PRETRAINED_DIR, file_sha256
+
+    if weights is None:
+        weights = PRETRAINED_DIR / f"{name or DEFAULT_MODEL}.safetensors"
+        if not weights.is_file():
+            raise ConfigError(
+                f"no shipped restoration model named {name or DEFAULT_MODEL!r} (looked for "
+                f"{weights}); train one (recipes/mp3restore_n1_cpu.yaml) and pass "
+                "--weights OUT/best.safetensors"
+            )
+    path = Path(weights)
+    if not path.is_file():
+        raise ConfigError(f"model weights {path} not found")
+    json_path = path.with_suffix(".json")
+    info = _read_info(json_path)
+    digest = file_sha256(path)
+    if digest != info["sha256"]:
+        raise ConfigError(
+            f"sha256 of {path} is {digest}, but {json_path} says {info['sha256']}: the weights "
+            "file is corrupted or belongs to another model"
+        )
+    try:
+        model = MP3Restore(MP3RestoreConfig.from_dict(info["config"]))
+        model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
+    except SafetensorError as exc:
+        raise ConfigError(f"{path} is not a readable safetensors file: {exc}") from None
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"weights {path} do not fit the model {json_path} describes: {exc}"
+        ) from None
+    return model.eval(), {"name": path.stem, **info}
+
+
+def quantize_int8(model: MP3Restore) -> MP3Restore:
+    """Dynamic int8 copy of ``model`` (paper ``002`` §3.4: dynamic-range 8-bit quantisation).
+
+    Every pointwise conv (:class:`torch.nn.Linear`, 98 % of the weights) gets int8 weights
+    (per output channel) and int8 activations quantised on the fly; the depthwise 5 x 5
+    convs, biases and PReLU alphas stay float32 (CPU PyTorch has no dynamic quantised conv).
+    Uses ``torch.ao.quantization.quantize_dynamic`` (marked deprecated in favour of torchao,
+    which bandgen does not depend on; its warnings are silenced here).
+    """
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantized = quantize_dynamic(
+            model.eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
+    return quantized
+
+
+@dataclass
+class _StreamState:
+    """Buffers of one stream, in the coordinates of the centre-padded signal.
+
+    ``samples [C, *]`` starts at padded sample ``samples_at`` (the next frame's start);
+    ``frames [C, 2, *, F]`` holds input frames from index ``frames_at``; ``acc [C, *]`` and
+    ``env [*]`` are the overlap-add sums from padded sample ``acc_at``.
+    """
+
+    samples: Tensor
+    samples_at: int
+    frames: Tensor
+    frames_at: int
+    acc: Tensor
+    env: Tensor
+    acc_at: int
+    done_frames: int = 0
+    received: int = 0
+    emitted: int = 0
+
+
+class Restorer:
+    """Restores 48 kHz audio with a model, whole or in chunks (module docstring).
+
+    Args:
+        model: a (float or :func:`quantize_int8`) :class:`MP3Restore` model.
+        chunk_frames: output STFT frames per network call when streaming (1 frame = 248
+            samples at the default hop).
+        info: the model's description (name, config, training facts), kept for reporting.
+
+    Shape:
+        ``restore(wav [C, T]) -> [C, T]``; ``stream`` yields ``[C, n]`` blocks summing to the
+        same ``[C, T]``. Channels are restored independently (as a batch).
+    """
+
+    def __init__(
+        self, model: MP3Restore, *, chunk_frames: int = 1024, info: dict[str, Any] | None = None
+    ) -> None:
+        if chunk_frames < 1:
+            raise ConfigError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        self.model = model.eval()
+        self.config: MP3RestoreConfig = model.config
+        self.chunk_frames = chunk_frames
+        self.info = dict(info or {})
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate the model works at (48 kHz)."""
+        return self.config.sample_rate
+
+    @torch.no_grad()
+    def restore(self, wav: np.ndarray) -> np.ndarray:
+        """Whole-signal restoration of float32 ``[C, T]`` (or ``[T]``) at 48 kHz."""
+        data = np.asarray(wav, dtype=np.float32)
+        out = self.model.restore(torch.from_numpy(np.atleast_2d(data).copy()))
+        return out.numpy().reshape(data.shape)
+
+    @torch.no_grad()
+    def stream(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Restore a stream of float32 ``[C, n]`` blocks at 48 kHz, chunk by chunk.
+
+        Yields restored ``[C, m]`` blocks as soon as they are final; together they equal
+        :meth:`restore` of the concatenated input (to float rounding).
+        """
+        state: _StreamState | None = None
+        for block in blocks:
+            data = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
+            if state is None:
+                state = self._start(data.shape[0])
+            state.samples = torch.cat([state.samples, data], dim=1)
+            state.received += data.shape[1]
+            out = self._advance(state, final=False)
+            if out.shape[1]:
+                yield out.numpy()
+        if state is not None:
+            out = self._advance(state, final=True)
+            if out.shape[1]:
+                yield out.numpy()
+
+    def _start(self, channels: int) -> _StreamState:
+        cfg = self.config
+        pad = cfg.n_fft // 2  # centre padding, as STFT(center=True)
+        return _StreamState(
+            samples=torch.zeros(channels, pad),
+            samples_at=0,
+            frames=torch.zeros(channels, 2, 0, cfg.num_bins),
+            frames_at=0,
+            acc=torch.zeros(channels, 0),
+            env=torch.zeros(0),
+            acc_at=0,
+        )
+
+    def _analyze(self, state: _StreamState, final: bool) -> int:
+        """Turn buffered samples into input frames; returns the frame count known so far."""
+        cfg = self.config
+        if final:  # right centre padding; frames then run to 1 + T // hop
+            pad = torch.zeros(state.samples.shape[0], cfg.n_fft // 2)
+            state.samples = torch.cat([state.samples, pad], dim=1)
+        usable = state.samples.shape[1] - cfg.n_fft
+        count = usable // cfg.hop_length + 1 if usable >= 0 else 0
+        if count:
+            segment = state.samples[:, : (count - 1) * cfg.hop_length + cfg.n_fft]
+            spec = torch.stft(
+                segment,
+                cfg.n_fft,
+                hop_length=cfg.hop_length,
+                window=self.model.stft.window.to(segment.dtype),
+                center=False,
+                return_complex=True,
+            )
+            state.frames = torch.cat([state.frames, to_image(spec)], dim=2)
+            state.samples = state.samples[:, count * cfg.hop_length :]
+            state.samples_at += count * cfg.hop_length
+        return state.frames_at + state.frames.shape[2]
+
+    def _advance(self, state: _StreamState, *, final: bool) -> Tensor:
+        """Restore every output chunk the buffered input allows; return the final samples."""
+        cfg = self.config
+        available = self._analyze(state, final)
+        context = cfg.context_frames
+        outs = []
+        while state.done_frames < available:
+            start = state.done_frames
+            stop = min(start + self.chunk_frames, available)
+            if not final and stop + context > available:
+                break  # this chunk's right context has not arrived yet
+            lo, hi = max(0, start - context), min(available, stop + context)
+            window = state.frames[:, :, lo - state.frames_at : hi - state.frames_at]
+            restored = self.model(window)[:, :, start - lo : stop - lo]
+            self._overlap_add(state, restored, start)
+            state.done_frames = stop
+            outs.append(self._emit(state, stop * cfg.hop_length, last=False))
+            keep = max(0, stop - context) - state.frames_at
+            state.frames = state.frames[:, :, keep:]
+            state.frames_at += keep
+        if final:
+            outs.append(self._emit(state, state.done_frames * cfg.hop_length, last=True))
+        if not outs:
+            return torch.zeros(state.samples.shape[0], 0)
+        return torch.cat(outs, dim=1)
+
+    def _overlap_add(self, state: _StreamState, image: Tensor, first_frame: int) -> None:
+        cfg = self.config
+        frames = torch.fft.irfft(from_image(image), n=cfg.n_fft, dim=-2)  # [C, n_fft, K]
+        window = self.model.stft.window.to(frames.dtype)
+        count = frames.shape[-1]
+        begin = first_frame * cfg.hop_length - state.acc_at
+        end = begin + (count - 1) * cfg.hop_length + cfg.n_fft
+        if end > state.acc.shape[1]:
+            grow = end - state.acc.shape[1]
+            state.acc = torch.cat([state.acc, state.acc.new_zeros(state.acc.shape[0], grow)], 1)
+            state.env = torch.cat([state.env, state.env.new_zeros(grow)])
+        length = (count - 1) * cfg.hop_length + cfg.n_fft
+        for target, frames_k in (
+            (state.acc, frames * window[:, None]),
+            (state.env[None], window.square()[None, :, None].expand(1, -1, count)),
+        ):
+            summed = F.fold(
+                frames_k,
+                output_size=(1, length),
+                kernel_size=(1, cfg.n_fft),
+                stride=(1, cfg.hop_length),
+            )
+            target[:, begin:end] += summed[:, 0, 0, :]
+
+    def _emit(self, state: _StreamState, final_at: int, *, last: bool) -> Tensor:
+        """Finished samples as signal samples: those before padded position ``final_at`` (no
+        later frame reaches them), or all received ones if ``last``."""
+        pad = self.config.n_fft // 2
+        limit = state.received + pad if last else min(final_at, state.received + pad)
+        first = max(state.acc_at, state.emitted + pad)
+        count = max(0, limit - first)
+        lo = first - state.acc_at
+        acc, env = state.acc[:, lo : lo + count], state.env[lo : lo + count]
+        out = torch.where(env > _ENVELOPE_FLOOR, acc / env.clamp_min(_ENVELOPE_FLOOR), 0.0)
+        state.emitted += count
+        # positions before final_at are done: emitted, or centre padding that is never output
+        drop = (first + count if count or last else min(first, final_at)) - state.acc_at
+        state.acc, state.env = state.acc[:, drop:], state.env[drop:]
+        state.acc_at += drop
+        return out
