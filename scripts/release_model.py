@@ -49,10 +49,16 @@ def main() -> None:
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     table = Path(args.dev_table).read_text() if args.dev_table else "(not evaluated)"
     cfg = info["config"]
-    if cfg.get("blind"):
+    if info.get("model") == "mp3restore":
+        kind = (
+            f"MP3 restoration (N = {cfg.get('num_blocks')} blocks, latent {cfg.get('latent')}, "
+            f"{'residual' if cfg.get('residual') else 'direct'} output)"
+        )
+    elif cfg.get("blind"):
         kind = f"Blind SBG ({cfg.get('channels')} base channels, no side information)"
     else:
         kind = f"n-SBG ({cfg.get('channels')} base channels, {cfg.get('n_q')} RVQ stages)"
+    criterion = "LSD" if info.get("model") == "mp3restore" else "high-band LSD"
     warm = resume["recipe"].get("schedule", {}).get("init_from")
     warm_line = f"\n- warm-started from `{warm}` (see the run's README)" if warm else ""
     card = f"""# {args.name}
@@ -63,7 +69,7 @@ def main() -> None:
 
 - weights: `{args.name}.safetensors`, sha256 `{info["sha256"]}`
 - trained on: {args.data}
-- selected at step {info["step"]} of {resume["step"]} (best validation high-band LSD);
+- selected at step {info["step"]} of {resume["step"]} (best validation {criterion});
   wall time {args.wall_time_h:g} h{warm_line}
 - validation at that step: {json.dumps(info.get("val", {}))}
 - recipe: see `recipe` in `{args.name}.json`
