@@ -168,6 +168,10 @@ class AtomicFile:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
+            # mkstemp creates 0600; give the result the mode a plain open() would (0666 - umask)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp_path, 0o666 & ~umask)
             os.replace(self.tmp_path, self.path)
         else:
             self.tmp_path.unlink(missing_ok=True)

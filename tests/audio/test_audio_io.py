@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,6 +140,15 @@ def test_atomic_write_success_and_failure(tmp_path: Path, music: np.ndarray) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]  # no temp left
     with pytest.raises(ConfigError, match=r"\.wav or \.flac"):
         write_audio(tmp_path / "out.mp3", music, 48000)
+
+
+def test_atomic_output_gets_the_mode_of_a_plain_file(tmp_path: Path, music: np.ndarray) -> None:
+    umask = os.umask(0o022)
+    try:
+        write_audio(tmp_path / "out.wav", music[:, :100], 48000)
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out.wav").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize(
