@@ -47,26 +47,6 @@ MODEL_KIND = "mp3restore"
 _ENVELOPE_FLOOR = 1e-11  # as bandgen.dsp.stft: samples with no window energy come back as 0
 
 
-def _read_info(json_path: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        info = json.loads(json_path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"model description {json_path} not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"model description {json_path} is not valid JSON: {exc}") from None
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
-        raise ConfigError(f"model description {json_path} lacks a 'config' object")
-    if not isinstance(info.get("sha256"), str):
-        raise ConfigError(f"model description {json_path} lacks the weights' 'sha256'")
-    if info.get("model") != MODEL_KIND:
-        raise ConfigError(
-            f"{json_path} describes a {info.get('model')!r} model, not an {MODEL_KIND!r} one"
-        )
-    return info
-
-
 def load_restore_model(
     name: str | None = None, *, weights: str | os.PathLike[str] | None = None
 ) -> tuple[MP3Restore, dict[str, Any]]:
@@ -87,7 +67,7 @@ def load_restore_model(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from bandgen.pretrained.registry import PRETRAINED_DIR, file_sha256
+    from bandgen.pretrained.registry import PRETRAINED_DIR, read_info, verify_sha256
 
     if weights is None:
         weights = PRETRAINED_DIR / f"{name or DEFAULT_MODEL}.safetensors"
@@ -101,13 +81,8 @@ def load_restore_model(
     if not path.is_file():
         raise ConfigError(f"model weights {path} not found")
     json_path = path.with_suffix(".json")
-    info = _read_info(json_path)
-    digest = file_sha256(path)
-    if digest != info["sha256"]:
-        raise ConfigError(
-            f"sha256 of {path} is {digest}, but {json_path} says {info['sha256']}: the weights "
-            "file is corrupted or belongs to another model"
-        )
+    info = read_info(json_path, kind=MODEL_KIND)
+    verify_sha256(path, json_path, info)
     try:
         model = MP3Restore(MP3RestoreConfig.from_dict(info["config"]))
         model.load_state_dict(load_file(str(path), device="cpu"), strict=True)

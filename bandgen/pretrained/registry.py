@@ -4,7 +4,8 @@ A shipped model ``<name>`` is two files in this folder, as written by
 :func:`bandgen.train.checkpoint.export_weights`:
 
 - ``<name>.safetensors``: the model's ``state_dict`` (safetensors; never pickle);
-- ``<name>.json``: ``model`` (``"nsbg"``), ``config`` (for :meth:`NSBGConfig.from_dict`),
+- ``<name>.json``: ``model`` (``"nsbg"``, the default, or ``"mp3restore"``), ``config`` (for
+  :meth:`NSBGConfig.from_dict` or :meth:`MP3RestoreConfig.from_dict`),
   ``sha256`` (of the safetensors file), and training facts (recipe, data, steps, wall time,
   dev metrics, ``bitrate_kbps`` of the mode it was trained for).
 
@@ -35,14 +36,19 @@ __all__ = [
     "load_model_from_files",
     "model_info",
     "model_paths",
+    "read_info",
+    "verify_sha256",
 ]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 """Folder holding the shipped ``<name>.safetensors`` + ``<name>.json`` pairs."""
 
-_MODEL_KINDS = ("nsbg", "mp3restore")
-"""Kinds of shipped model (the JSON's ``model``): n-SBG / Blind SBG, and MP3 restoration
-(loaded by :func:`bandgen.restore.load_restore_model`)."""
+_LOADERS = {
+    "nsbg": "bandgen.pretrained.load_model_from_files",
+    "mp3restore": "bandgen.restore.load_restore_model",
+}
+"""Kinds of shipped model (the JSON's ``model``: n-SBG / Blind SBG, and MP3 restoration) and
+the function that loads each."""
 
 
 def list_models(kind: str | None = None) -> list[str]:
@@ -54,7 +60,7 @@ def list_models(kind: str | None = None) -> list[str]:
     if kind is None:
         return names
     return [
-        n for n in names if _read_info(PRETRAINED_DIR / f"{n}.json").get("model", "nsbg") == kind
+        n for n in names if read_info(PRETRAINED_DIR / f"{n}.json").get("model", "nsbg") == kind
     ]
 
 
@@ -74,26 +80,59 @@ def model_paths(name: str) -> tuple[Path, Path]:
     return weights, weights.with_suffix(".json")
 
 
-def _read_info(json_path: Path) -> dict[str, Any]:
+def read_info(json_path: str | os.PathLike[str], *, kind: str | None = None) -> dict[str, Any]:
+    """Read and check a model's JSON description (module docstring).
+
+    Args:
+        json_path: the ``.json`` file.
+        kind: the model kind the caller loads (``"nsbg"``, ``"mp3restore"``); ``None``: any
+            known kind. A description without ``model`` is an n-SBG one.
+
+    Raises:
+        ConfigError: the file is missing or not JSON, lacks ``config`` or ``sha256``, or
+            describes an unknown kind or another kind than ``kind``.
+    """
+    path = Path(json_path)
     try:
-        info = json.loads(json_path.read_text())
+        info = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"model description {json_path} not found") from None
+        raise ConfigError(f"model description {path} not found") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"model description {json_path} is not valid JSON: {exc}") from None
+        raise ConfigError(f"model description {path} is not valid JSON: {exc}") from None
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
-        raise ConfigError(f"model description {json_path} lacks a 'config' object")
+        raise ConfigError(f"model description {path} lacks a 'config' object")
     if not isinstance(info.get("sha256"), str):
-        raise ConfigError(f"model description {json_path} lacks the weights' 'sha256'")
-    kind = info.get("model", "nsbg")
-    if kind not in _MODEL_KINDS:
-        raise ConfigError(f"{json_path}: unknown model kind {kind!r}; known: {_MODEL_KINDS}")
+        raise ConfigError(f"model description {path} lacks the weights' 'sha256'")
+    actual = info.get("model", "nsbg")
+    if actual not in _LOADERS:
+        raise ConfigError(f"{path}: unknown model kind {actual!r}; known: {tuple(_LOADERS)}")
+    if kind is not None and actual != kind:
+        raise ConfigError(
+            f"{path} describes a {actual!r} model, not a {kind!r} one; "
+            f"load it with {_LOADERS[actual]}"
+        )
     return info
+
+
+def verify_sha256(weights: Path, json_path: Path, info: dict[str, Any]) -> None:
+    """Refuse ``weights`` unless its sha256 is the one its description ``info`` states.
+
+    Raises:
+        ConfigError: the weights file is missing or its sha256 differs.
+    """
+    if not weights.is_file():
+        raise ConfigError(f"model weights {weights} not found")
+    actual = file_sha256(weights)
+    if actual != info["sha256"]:
+        raise ConfigError(
+            f"sha256 of {weights} is {actual}, but {json_path} says {info['sha256']}: the weights "
+            "file is corrupted or belongs to another model; re-export or reinstall it"
+        )
 
 
 def model_info(name: str) -> dict[str, Any]:
     """The JSON description of the shipped model ``name`` (config, sha256, training facts)."""
-    return _read_info(model_paths(name)[1])
+    return read_info(model_paths(name)[1])
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -119,22 +158,14 @@ def load_model_from_files(
         ``name`` (the file stem unless the JSON names it) added.
 
     Raises:
-        ConfigError: a file is missing, the sha256 differs from the description's, or the
-            tensors do not fit the configured model (``strict=True``).
+        ConfigError: a file is missing, the description is not an n-SBG one, the sha256
+            differs from the description's, or the tensors do not fit the configured model
+            (``strict=True``).
     """
     weights = Path(weights_path)
     meta = weights.with_suffix(".json") if json_path is None else Path(json_path)
-    info = _read_info(meta)
-    if not weights.is_file():
-        raise ConfigError(f"model weights {weights} not found")
-    actual = file_sha256(weights)
-    if actual != info["sha256"]:
-        raise ConfigError(
-            f"sha256 of {weights} is {actual}, but {meta} says {info['sha256']}: the weights "
-            "file is corrupted or belongs to another model; re-export or reinstall it"
-        )
-    if info.get("model", "nsbg") != "nsbg":
-        raise ConfigError(f"{meta} describes a {info['model']!r} model, not an n-SBG model")
+    info = read_info(meta, kind="nsbg")
+    verify_sha256(weights, meta, info)
     return _build(weights, info), {"name": weights.stem, **info}
 
 

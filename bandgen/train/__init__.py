@@ -8,6 +8,7 @@ Entry point: :func:`bandgen.train.run.train` (dispatches on the recipe's ``model
 from __future__ import annotations
 
 __all__ = [
+    "base",
     "checkpoint",
     "recipe",
     "restore_recipe",

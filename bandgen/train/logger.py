@@ -7,6 +7,7 @@ Only rank 0 logs (``enabled=False`` elsewhere). TensorBoard is optional: without
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,21 @@ class TrainLogger:
         out_dir: the run folder.
         enabled: log at all (rank 0 only).
         progress: show the tqdm bar.
+        bar_losses: progress-bar label -> loss name (default: n-SBG's mel and D hinge losses).
     """
 
-    def __init__(self, out_dir: Path, *, enabled: bool = True, progress: bool = True) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        enabled: bool = True,
+        progress: bool = True,
+        bar_losses: Mapping[str, str] | None = None,
+    ) -> None:
         self.out_dir = out_dir
         self.enabled = enabled
         self.progress = progress and enabled
+        self.bar_losses = dict(bar_losses or {"mel": "g/mel", "d": "d/hinge"})
         self._bar: Any = None
         self._writer: Any = None
         if enabled:
@@ -51,9 +61,8 @@ class TrainLogger:
         """Advance the bar and show the main losses."""
         if self._bar is not None:
             self._bar.update(1)
-            self._bar.set_postfix(
-                mel=f"{losses['g/mel']:.3f}", d=f"{losses['d/hinge']:.3f}", s=f"{seconds:.2f}"
-            )
+            shown = {label: f"{losses[name]:.3f}" for label, name in self.bar_losses.items()}
+            self._bar.set_postfix(**shown, s=f"{seconds:.2f}")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         """Log scalars to TensorBoard and append them to ``log.jsonl``."""

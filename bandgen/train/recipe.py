@@ -293,6 +293,10 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         ConfigError: missing file, unknown key, bad value.
     """
     recipe = Recipe.from_dict(_load_yaml(Path(path).resolve()))
-    if not math.isfinite(recipe.optim.lr) or recipe.optim.lr <= 0:
-        raise ConfigError(f"optim.lr must be positive, got {recipe.optim.lr}")
+    _check_lr(recipe.optim.lr)
     return recipe
+
+
+def _check_lr(lr: float) -> None:
+    if not math.isfinite(lr) or lr <= 0:
+        raise ConfigError(f"optim.lr must be positive, got {lr}")

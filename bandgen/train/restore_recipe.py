@@ -16,7 +16,6 @@ Unknown keys are a :class:`~bandgen.errors.ConfigError`, as everywhere.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from bandgen.train.recipe import (
     DataConfig,
     ScheduleConfig,
     _check_keys,
+    _check_lr,
     _load_yaml,
     _plain,
     _section,
@@ -149,6 +149,5 @@ def load_restore_recipe(path: str | os.PathLike[str]) -> RestoreRecipe:
         ConfigError: missing file, unknown key, bad value.
     """
     recipe = RestoreRecipe.from_dict(_load_yaml(Path(path).resolve()))
-    if not math.isfinite(recipe.optim.lr) or recipe.optim.lr <= 0:
-        raise ConfigError(f"optim.lr must be positive, got {recipe.optim.lr}")
+    _check_lr(recipe.optim.lr)
     return recipe

@@ -1,25 +1,30 @@
-"""The debug recipe pointed at a tiny corpus and dev folder made from dev clips."""
+"""The debug recipes (n-SBG and MP3 restoration) pointed at a tiny corpus and dev folder made
+from dev clips."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from bandgen.train.recipe import Recipe, load_recipe
+from bandgen.train.restore_recipe import RestoreRecipe, load_restore_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
+RecipeT = TypeVar("RecipeT", Recipe, RestoreRecipe)
+
 
 @pytest.fixture(scope="session")
-def debug_recipe(
+def tiny_corpus(
     tmp_path_factory: pytest.TempPathFactory, dev_clip: Callable[..., tuple[np.ndarray, int]]
-) -> Recipe:
-    """``recipes/debug.yaml`` on two 2 s training files and one 1 s dev clip (cache in tmp)."""
+) -> Path:
+    """A folder with ``corpus/`` (two 2 s training files) and ``dev/`` (one 1 s dev clip)."""
     root = tmp_path_factory.mktemp("train_data")
     corpus, dev = root / "corpus", root / "dev"
     for rel, name in (("music/a.flac", "dev_music_02"), ("speech/b.flac", "dev_speech_02")):
@@ -29,8 +34,27 @@ def debug_recipe(
     wav, sr = dev_clip("dev_music_03", seconds=1.0, offset=2.0)
     dev.mkdir()
     sf.write(str(dev / "dev_music_03.flac"), wav.T, sr)
-    recipe = load_recipe(REPO / "recipes" / "debug.yaml")
+    return root
+
+
+def _on_tiny_corpus(recipe: RecipeT, root: Path, cache: str) -> RecipeT:
     data = dataclasses.replace(
-        recipe.data, corpus_dir=str(corpus), cache_root=str(root / "cache"), dev_dir=str(dev)
+        recipe.data,
+        corpus_dir=str(root / "corpus"),
+        cache_root=str(root / cache),
+        dev_dir=str(root / "dev"),
     )
     return dataclasses.replace(recipe, data=data)
+
+
+@pytest.fixture(scope="session")
+def debug_recipe(tiny_corpus: Path) -> Recipe:
+    """``recipes/debug.yaml`` on :func:`tiny_corpus` (cache in tmp)."""
+    return _on_tiny_corpus(load_recipe(REPO / "recipes" / "debug.yaml"), tiny_corpus, "cache")
+
+
+@pytest.fixture(scope="session")
+def restore_recipe(tiny_corpus: Path) -> RestoreRecipe:
+    """``recipes/mp3restore_debug.yaml`` on :func:`tiny_corpus` (its own cache in tmp)."""
+    recipe = load_restore_recipe(REPO / "recipes" / "mp3restore_debug.yaml")
+    return _on_tiny_corpus(recipe, tiny_corpus, "restore_cache")

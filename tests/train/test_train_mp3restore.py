@@ -9,12 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 import yaml
 from safetensors.torch import load_file
@@ -31,27 +28,6 @@ from bandgen.train.run import train
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = ("mp3restore_n1", "mp3restore_n5", "mp3restore_n1_cpu", "mp3restore_n5_cpu")
-
-
-@pytest.fixture(scope="module")
-def restore_recipe(
-    tmp_path_factory: pytest.TempPathFactory, dev_clip: Callable[..., tuple[np.ndarray, int]]
-) -> RestoreRecipe:
-    """``recipes/mp3restore_debug.yaml`` on two 2 s files and one 1 s dev clip (cache in tmp)."""
-    root = tmp_path_factory.mktemp("restore_data")
-    corpus, dev = root / "corpus", root / "dev"
-    for rel, name in (("music/a.flac", "dev_music_02"), ("speech/b.flac", "dev_speech_02")):
-        wav, sr = dev_clip(name, seconds=2.0, offset=2.0)
-        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(corpus / rel), wav.T, sr)
-    wav, sr = dev_clip("dev_music_03", seconds=1.0, offset=2.0)
-    dev.mkdir()
-    sf.write(str(dev / "dev_music_03.flac"), wav.T, sr)
-    recipe = load_restore_recipe(REPO / "recipes" / "mp3restore_debug.yaml")
-    data = dataclasses.replace(
-        recipe.data, corpus_dir=str(corpus), cache_root=str(root / "cache"), dev_dir=str(dev)
-    )
-    return dataclasses.replace(recipe, data=data)
 
 
 @pytest.mark.parametrize("name", RECIPES)

@@ -1,0 +1,362 @@
+"""What every bandgen trainer shares: processes, data, the step loop, validation, checkpoints.
+
+:class:`BaseTrainer` is the skeleton of the n-SBG :class:`~bandgen.train.trainer.Trainer` and
+the MP3-restoration :class:`~bandgen.train.restore_trainer.RestoreTrainer`; a subclass builds
+its models, optimisers and losses (:meth:`BaseTrainer._build`), takes one step
+(:meth:`BaseTrainer.train_step`), validates (:meth:`BaseTrainer._validate`) and names what its
+checkpoint holds (:meth:`BaseTrainer._objects`).
+
+Run with ``bandgen train RECIPE`` or, on several processes/GPUs/nodes,
+``torchrun --nproc_per_node N -m bandgen.cli train RECIPE``: the backend is NCCL on GPUs and
+gloo on CPU; each process draws its own batches (DistributedSampler); only rank 0 logs,
+validates and writes checkpoints. Outputs in ``OUT``: ``resume.safetensors`` (+ ``.json``),
+``best.safetensors`` + ``best.json`` (released weights of the best validation score),
+``log.jsonl``, ``tb/``.
+
+Resumes are exact: the resume checkpoint carries the RNG states, the sampler starts part-way
+through its epoch, and building a data loader does not touch the global RNG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from bandgen.core import make_core
+from bandgen.data.cache import build_cache, cache_dir_for
+from bandgen.data.dataset import Segment, SegmentDataset, collate_segments
+from bandgen.data.manifest import scan_corpus, select_hours
+from bandgen.errors import ConfigError
+from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint, warm_start
+from bandgen.train.logger import TrainLogger
+from bandgen.train.recipe import DataConfig, ScheduleConfig
+from bandgen.train.validate import ValClip, load_dev_clips
+
+__all__ = [
+    "BEST_FILE",
+    "RESUME_FILE",
+    "BaseTrainer",
+    "ResumableSampler",
+    "TrainRecipe",
+    "clip_grad_norm",
+    "init_distributed",
+]
+
+RESUME_FILE = "resume.safetensors"
+BEST_FILE = "best.safetensors"
+
+Example = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""One validation clip for the logger: ``(target, output, input)``, each ``[T]``."""
+
+
+class _ModelConfig(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class TrainRecipe(Protocol):
+    """What :class:`BaseTrainer` reads of a recipe (n-SBG or restoration)."""
+
+    @property
+    def model(self) -> _ModelConfig: ...
+
+    @property
+    def data(self) -> DataConfig: ...
+
+    @property
+    def schedule(self) -> ScheduleConfig: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+RecipeT = TypeVar("RecipeT", bound=TrainRecipe)
+
+
+class ResumableSampler(DistributedSampler[int]):
+    """A DistributedSampler that can start part-way through an epoch (for exact resumes)."""
+
+    start = 0
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return super().__len__() - self.start
+
+
+def init_distributed() -> tuple[int, int]:
+    """``(rank, world_size)``; joins the process group when ``WORLD_SIZE`` > 1 (torchrun)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def clip_grad_norm(module: nn.Module, max_norm: float | None) -> float:
+    """Clip the gradients of ``module`` to ``max_norm`` (``None``: no clipping); returns
+    their total norm before clipping."""
+    params = [p for p in module.parameters() if p.grad is not None]
+    limit = math.inf if max_norm is None else max_norm
+    return float(torch.nn.utils.clip_grad_norm_(params, limit))
+
+
+class BaseTrainer(ABC, Generic[RecipeT]):
+    """The training skeleton (module docstring); subclasses fill in the model-specific parts.
+
+    Args:
+        recipe: the training recipe.
+        out_dir: where checkpoints, released weights and logs go.
+        resume: continue from ``out_dir/resume.safetensors`` (error if it is missing).
+        device: torch device; default CUDA (``LOCAL_RANK``) if available, else CPU.
+        progress: show a tqdm bar (rank 0).
+    """
+
+    kind: ClassVar[str]
+    """``model`` field of the released weights' JSON."""
+    best_metric: ClassVar[str]
+    """Validation metric that picks the released weights (lower is better)."""
+    best_key: ClassVar[str]
+    """Key of that metric's best value in the resume checkpoint's metadata."""
+    bar_losses: ClassVar[dict[str, str]]
+    """Progress-bar label -> loss name."""
+
+    def __init__(
+        self,
+        recipe: RecipeT,
+        out_dir: str | os.PathLike[str],
+        *,
+        resume: bool = False,
+        device: str | torch.device | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.recipe = recipe
+        self.out_dir = Path(out_dir)
+        self.rank, self.world_size = init_distributed()
+        if device is None:
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.is_main = self.rank == 0
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+
+        seed = recipe.schedule.seed
+        torch.manual_seed(seed)
+        self._build()
+
+        self.step = 0
+        self.best_lsd = math.inf
+        if resume:
+            self._load()
+        elif recipe.schedule.init_from is not None:
+            counts = warm_start(recipe.schedule.init_from, self._objects()["modules"])
+            if self.is_main:
+                print(f"warm start from {recipe.schedule.init_from}: {counts}", flush=True)
+        self._seed_rank()
+
+        data = recipe.data
+        self.core = make_core(data.core, data.core_kbps)
+        self.cache_dir = self._prepare_cache()
+        self.dataset = SegmentDataset(
+            self.cache_dir,
+            "train",
+            segment_length=data.segment_length,
+            seed=seed,
+            gain_db=data.gain_db,
+            silence_db=data.silence_db,
+        )
+        self.sampler = ResumableSampler(
+            self.dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed
+        )
+        self.steps_per_epoch = len(self.sampler) // data.batch_size
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"{len(self.dataset)} segments per epoch are fewer than one batch of "
+                f"{data.batch_size} per process; use more data or a smaller batch"
+            )
+        self.logger = TrainLogger(
+            self.out_dir, enabled=self.is_main, progress=progress, bar_losses=self.bar_losses
+        )
+        self._val_clips: list[ValClip] | None = None
+        self._last_save = time.monotonic()  # set-up or last checkpoint, for _checkpoint_due
+        self.last_losses: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ what subclasses add
+
+    @abstractmethod
+    def _build(self) -> None:
+        """Build models, losses, optimisers and schedulers on ``self.device`` (seeded)."""
+
+    @abstractmethod
+    def _objects(self) -> dict[str, Any]:
+        """``modules``, ``optimizers`` and ``schedulers`` by name, as the checkpoint holds them
+        (``modules`` also name what a warm start initialises)."""
+
+    @abstractmethod
+    def _released(self) -> nn.Module:
+        """The module whose weights ``best.safetensors`` holds."""
+
+    @abstractmethod
+    def _lr(self) -> float:
+        """The current learning rate, for the log."""
+
+    @abstractmethod
+    def train_step(self, batch: Segment) -> dict[str, float]:
+        """One optimisation step on a batch; returns the losses as floats."""
+
+    @abstractmethod
+    def _validate(self, clips: list[ValClip]) -> tuple[dict[str, float], Example]:
+        """Metrics over the dev clips (``val/...``, :attr:`best_metric` among them) and one
+        clip to log."""
+
+    def _seed_rank(self) -> None:
+        """Called once the state is restored, before the data is set up (default: nothing)."""
+
+    def _checkpoint_due(self) -> bool:
+        """Whether to write the resume checkpoint now besides every ``ckpt_every`` steps."""
+        return False
+
+    # ------------------------------------------------------------------ setup
+
+    def _barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def _wrap(self, module: nn.Module, **ddp_kwargs: Any) -> nn.Module:
+        """``module`` in DistributedDataParallel when there are several processes."""
+        if self.world_size == 1:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids, **ddp_kwargs)
+
+    def _prepare_cache(self) -> Path:
+        data = self.recipe.data
+        cache_dir = cache_dir_for(data.cache_root, self.core)
+        if self.is_main and not (cache_dir / "index.jsonl").exists():
+            entries = scan_corpus(
+                data.corpus_dir, seed=data.split_seed, valid_fraction=data.valid_fraction
+            )
+            build_cache(
+                data.corpus_dir, select_hours(entries, data.max_hours), data.cache_root, self.core
+            )
+        self._barrier()
+        return cache_dir
+
+    def _loader(self, epoch: int, start_batch: int) -> DataLoader[Segment]:
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+        self.sampler.start = start_batch * self.recipe.data.batch_size
+        # own generator: creating the iterator must not consume the global RNG (exact resume)
+        gen = torch.Generator().manual_seed(self.recipe.schedule.seed + epoch)
+        return DataLoader(
+            self.dataset,
+            batch_size=self.recipe.data.batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=self.recipe.data.num_workers,
+            collate_fn=collate_segments,
+            generator=gen,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self, until: int | None = None) -> dict[str, float]:
+        """Train up to step ``until`` (default ``schedule.steps``); returns the last losses.
+
+        Writes the resume checkpoint every ``ckpt_every`` steps (and when
+        :meth:`_checkpoint_due`), and at the end.
+        """
+        sched = self.recipe.schedule
+        until = sched.steps if until is None else min(until, sched.steps)
+        self.logger.start(self.step, until)
+        while self.step < until:
+            epoch, pos = divmod(self.step, self.steps_per_epoch)
+            for batch in self._loader(epoch, pos):
+                tic = time.perf_counter()
+                self.last_losses = self.train_step(batch)
+                self.step += 1
+                self.logger.step(self.step, self.last_losses, time.perf_counter() - tic)
+                if self.step % sched.log_every == 0:
+                    self.logger.scalars(self.step, {**self.last_losses, "lr": self._lr()})
+                if self.step % sched.val_every == 0:
+                    self.run_validation()
+                if self.step % sched.ckpt_every == 0 or self._checkpoint_due():
+                    self.save()
+                if self.step >= until:
+                    break
+        if self.step % sched.ckpt_every:
+            self.save()
+        self.logger.close()
+        return self.last_losses
+
+    def run_validation(self) -> dict[str, float]:
+        """Validate on rank 0; export released weights when :attr:`best_metric` improves."""
+        if not self.is_main:
+            return {}
+        data = self.recipe.data
+        if self._val_clips is None:
+            self._val_clips = load_dev_clips(
+                data.dev_dir,
+                data.cache_root,
+                self.core,
+                train_cache=self.cache_dir,
+                max_clips=data.dev_max_clips,
+                seconds=data.dev_seconds,
+            )
+        if not self._val_clips:
+            return {}
+        metrics, example = self._validate(self._val_clips)
+        self.logger.scalars(self.step, metrics)
+        self.logger.example(self.step, *example)
+        if metrics[self.best_metric] < self.best_lsd:
+            self.best_lsd = metrics[self.best_metric]
+            export_weights(
+                self.out_dir / BEST_FILE,
+                self._released(),
+                {
+                    "model": self.kind,
+                    "config": self.recipe.model.to_dict(),
+                    "core": dataclasses.asdict(self.core.params),
+                    "step": self.step,
+                    "val": metrics,
+                },
+            )
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(self) -> None:
+        """Write ``out_dir/resume.safetensors`` (rank 0 only)."""
+        self._last_save = time.monotonic()
+        if not self.is_main:
+            return
+        meta = {
+            "step": self.step,
+            self.best_key: None if math.isinf(self.best_lsd) else self.best_lsd,
+            "world_size": self.world_size,
+            "recipe": self.recipe.to_dict(),
+        }
+        save_checkpoint(self.out_dir / RESUME_FILE, meta=meta, **self._objects())
+
+    def _load(self) -> None:
+        meta = load_checkpoint(self.out_dir / RESUME_FILE, **self._objects())
+        self.step = int(meta["step"])
+        best = meta.get(self.best_key)
+        self.best_lsd = math.inf if best is None else float(best)
