@@ -29,22 +29,14 @@ import torch
 from bandgen.api import load_restorer
 from bandgen.audio.io import AtomicFile, read_audio
 from bandgen.audio.resample import resample
-from bandgen.core import CoreCodec, make_core
+from bandgen.core import make_core
 from bandgen.errors import BandgenError
 from bandgen.eval.measures import MeasureConfig, compute, parse_metrics
 from bandgen.eval.report import markdown, summarize
+from bandgen.eval.run import find_clips
+from bandgen.eval.specs import code, parse_spec
 
 RATE = 48_000
-
-
-def mp3_round_trip(wav: np.ndarray, core: CoreCodec) -> tuple[np.ndarray, float]:
-    """Code every channel of ``wav [C, T]`` (48 kHz); returns the 48 kHz decode and kbit/s."""
-    low = resample(wav, RATE, core.sample_rate)
-    packets = core.encode(low)
-    decoded = resample(core.decode(packets, low.shape[1]), core.sample_rate, RATE)
-    decoded = np.pad(decoded, ((0, 0), (0, max(0, wav.shape[1] - decoded.shape[1]))))
-    bits = 8 * sum(len(p) for channel in packets for p in channel)
-    return decoded[:, : wav.shape[1]], bits / (wav.shape[1] / RATE) / 1000 / wav.shape[0]
 
 
 def measure(metrics: list[str], ref: np.ndarray, test: np.ndarray, config: MeasureConfig) -> dict:
@@ -58,14 +50,6 @@ def measure(metrics: list[str], ref: np.ndarray, test: np.ndarray, config: Measu
             print(f"  {name}: {exc}", file=sys.stderr)
             values[name] = float("nan")
     return values
-
-
-def clip_categories(dev: Path) -> dict[str, str]:
-    """``{clip id: category}`` from the dev set's ``manifest.json`` (else from the name)."""
-    manifest = dev / "manifest.json"
-    if manifest.exists():
-        return {c["id"]: c["category"] for c in json.loads(manifest.read_text())["clips"]}
-    return {p.stem: p.stem.split("_")[1] for p in dev.glob("*.flac")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,24 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     restorers = {"restore": load_restorer(a.model, weights=a.weights)}
     if not a.no_int8:
         restorers["restore-int8"] = load_restorer(a.model, weights=a.weights, int8=True)
-    dev = Path(a.dev)
-    categories = clip_categories(dev)
+    mp3 = parse_spec(f"mp3:{a.kbps:g}")
     records = []
     start = time.perf_counter()
-    for path in sorted(dev.glob("*.flac")):
-        wav, sr = read_audio(path)
+    for clip in find_clips(a.dev):
+        wav, sr = read_audio(clip.path)
         wav = resample(wav, sr, RATE)
         if a.seconds is not None:
             wav = wav[:, : int(a.seconds * RATE)]
-        decoded, kbps = mp3_round_trip(wav, core)
+        coded = code(mp3, wav)
+        decoded, kbps = coded.wav, coded.kbps
         systems = {"mp3": decoded}
         systems.update({name: r.restore(decoded) for name, r in restorers.items()})
         for spec, test in systems.items():
             values = measure(metrics, wav, test, config)
             records.append(
                 {
-                    "clip": path.stem,
-                    "category": categories.get(path.stem, "unknown"),
+                    "clip": clip.id,
+                    "category": clip.category,
                     "spec": spec,
                     "family": spec,
                     "nominal_kbps": a.kbps,
@@ -115,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                     "metrics": values,
                 }
             )
-            print(f"{path.stem} {spec}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+            print(f"{clip.id} {spec}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
     rows = summarize(records, metrics)
     info = restorers["restore"].info
     header = [

@@ -16,11 +16,7 @@ from bandgen.codec import Codec
 from bandgen.metrics.basic import lsd
 from bandgen.pretrained import registry
 
-SHIPPED = [
-    name
-    for name in registry.list_models()
-    if registry.model_info(name).get("model", "nsbg") == "nsbg"
-]
+SHIPPED = registry.list_models(kind="nsbg")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
