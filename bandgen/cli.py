@@ -139,6 +139,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         args.out,
         metrics=args.metrics,
         ext=args.ext,
+        files=args.files,
         jobs=args.jobs,
         split_hz=args.split_hz,
         ref_lowpass_hz=args.ref_lowpass,
@@ -200,7 +201,7 @@ def _add_eval_parsers(
         "--codecs",
         required=True,
         help="comma-separated specs: METHOD:KBPS[:CORE] (e.g. none:16, sbr:12:opus), "
-        "anchors aac|opus|mp3:KBPS[:RATE], ext:NAME:KBPS",
+        "anchors aac|opus|mp3:KBPS[:RATE], ext:NAME:KBPS, files:NAME:KBPS",
     )
     ev.add_argument("--out", required=True, help="output folder; a rerun resumes from its cache")
     ev.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
@@ -211,6 +212,15 @@ def _add_eval_parsers(
         metavar="NAME='ENC|DEC'",
         help="external codec, e.g. NAME='enc {in} {out} {kbps}|dec {in} {out}' "
         "(run without a shell; encode reads a 48 kHz WAV, decode writes a WAV)",
+    )
+    ev.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="NAME[@LAG]=PATTERN",
+        help="another codec's files for files:NAME:KBPS, e.g. "
+        "heaac@3009=anchors/{clip}_{kbps}k.m4a: decoded with PyAV, LAG (48 kHz samples, "
+        "default auto = cross-correlation) removed, cut to the reference; rate = packet payload",
     )
     ev.add_argument("--examples", type=int, default=1, help="clips per category to plot/keep")
     ev.add_argument("--keep-audio", action="store_true", help="keep every decoded clip (FLAC)")

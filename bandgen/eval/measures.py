@@ -3,6 +3,10 @@
 Each :class:`Measure` wraps a function of :mod:`bandgen.metrics` with the evaluation's settings
 (:class:`MeasureConfig`): the split frequency of the band-limited LSDs and the optional
 reference low-pass. Results of a cached run are reused only when the config is the same.
+
+Two measures are the evaluation's own: ``lsd_4k``, the LSD above 4 kHz whatever ``--split-hz``
+says (``lsd_hi`` at the default split), and ``bw``, the bandwidth of the coded output alone
+(:func:`output_bandwidth_hz`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,22 @@ import numpy as np
 
 from bandgen.errors import ConfigError
 
-__all__ = ["DEFAULT_METRICS", "MEASURES", "Measure", "MeasureConfig", "compute", "parse_metrics"]
+__all__ = [
+    "BW_BAND_HZ",
+    "BW_FLOOR_DB",
+    "DEFAULT_METRICS",
+    "MEASURES",
+    "Measure",
+    "MeasureConfig",
+    "compute",
+    "output_bandwidth_hz",
+    "parse_metrics",
+]
+
+BW_BAND_HZ = 250.0
+"""Width of the bands of :func:`output_bandwidth_hz`, Hz."""
+BW_FLOOR_DB = 60.0
+"""A band counts as content down to this many dB below the strongest band."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,51 @@ def _lsd_hi(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> flo
     return lsd(ref, test, sr, min_hz=c.split_hz, **_pair(c))
 
 
+def _lsd_4k(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+    from bandgen.metrics.basic import lsd
+
+    return lsd(ref, test, sr, min_hz=4000.0, **_pair(c))
+
+
+def output_bandwidth_hz(
+    wav: np.ndarray,
+    sample_rate: int,
+    *,
+    band_hz: float = BW_BAND_HZ,
+    floor_db: float = BW_FLOOR_DB,
+) -> float:
+    """Bandwidth of a signal: the top edge of its highest band within ``floor_db`` of the strongest.
+
+    The long-term spectrum is a Welch PSD (4096-point periodic Hann, 50 % overlap) summed over
+    channels, then summed into bands ``[k * band_hz, (k + 1) * band_hz)``. Like ``bw80`` of
+    ``../shared/data/tools/bandwidth.py`` it is an energy measure (hiss counts as content), but
+    relative to the peak band, so it does not depend on the level: a codec's low-pass or the top
+    of its generated band shows as the edge where its output falls 60 dB below its peak band.
+
+    Args:
+        wav: ``[C, T]`` or ``[T]``.
+        sample_rate: Hz.
+
+    Returns:
+        Hz; 0 for a silent signal.
+    """
+    from scipy.signal import welch
+
+    x = np.atleast_2d(np.asarray(wav, dtype=np.float64))
+    n_fft = min(4096, x.shape[-1])
+    freqs, psd = welch(x, fs=sample_rate, nperseg=n_fft, noverlap=n_fft // 2, axis=-1)
+    power = psd.sum(axis=0)
+    bands = np.bincount((freqs // band_hz).astype(np.int64), weights=power)
+    if not bands.max() > 0:
+        return 0.0
+    top = np.flatnonzero(bands >= bands.max() * 10.0 ** (-floor_db / 10.0))[-1]
+    return float(min((top + 1) * band_hz, sample_rate / 2))
+
+
+def _bw(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+    return output_bandwidth_hz(test, sr)
+
+
 def _basic(name: str) -> Fn:
     def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
         from bandgen.metrics import basic
@@ -117,6 +181,8 @@ MEASURES: dict[str, Measure] = {
         Measure("lsd", "LSD, full band", False, _lsd),
         Measure("lsd_lo", "LSD below split", False, _lsd_lo),
         Measure("lsd_hi", "LSD above split", False, _lsd_hi),
+        Measure("lsd_4k", "LSD above 4 kHz", False, _lsd_4k),
+        Measure("bw", "output bandwidth (Hz, -60 dB of peak band)", True, _bw),
         Measure("mel", "multi-scale mel distance", False, _basic("mel_distance")),
         Measure("mrstft", "multi-resolution STFT distance", False, _basic("mrstft_distance")),
         Measure("sisdr", "SI-SDR (dB)", True, _basic("si_sdr")),

@@ -3,7 +3,9 @@
 The summary groups the per-file records by (spec, category), plus the category ``all``. For
 each metric it gives the mean and the half-width of its 95 % confidence interval, Student's t
 with ``n - 1`` degrees of freedom: ``t(0.975, n-1) * s / sqrt(n)`` (``s`` the sample standard
-deviation; empty when ``n < 2``). Bitrates are means of the measured per-channel kbit/s.
+deviation; empty when ``n < 2``). Bitrates are the mean, minimum and maximum of the measured
+per-channel kbit/s over the group's files, and the mean side-info kbit/s per channel (empty where
+a codec's side info cannot be told apart, as in ``ext`` and ``files`` specs).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class SummaryRow:
         spec, family, category: what was averaged.
         n: number of clips.
         nominal_kbps: the spec's target rate; kbps: mean measured rate (kbit/s per channel).
+        kbps_min, kbps_max: lowest and highest measured rate of one file.
+        side_kbps: mean side-info rate per channel (NaN where unknown).
         stats: ``{metric: (mean, ci95 half-width)}``.
     """
 
@@ -56,6 +60,9 @@ class SummaryRow:
     n: int
     nominal_kbps: float
     kbps: float
+    kbps_min: float
+    kbps_max: float
+    side_kbps: float
     stats: dict[str, tuple[float, float]]
 
 
@@ -72,6 +79,8 @@ def summarize(records: list[dict[str, Any]], metrics: list[str]) -> list[Summary
             if not group:
                 continue
             stats = {m: mean_ci([float(r["metrics"][m]) for r in group]) for m in metrics}
+            rates = [float(r["kbps"]) for r in group]
+            side = [float(r.get("side_kbps", math.nan)) for r in group]
             rows.append(
                 SummaryRow(
                     spec=spec,
@@ -79,7 +88,10 @@ def summarize(records: list[dict[str, Any]], metrics: list[str]) -> list[Summary
                     category=category,
                     n=len(group),
                     nominal_kbps=float(group[0]["nominal_kbps"]),
-                    kbps=float(np.mean([r["kbps"] for r in group])),
+                    kbps=float(np.mean(rates)),
+                    kbps_min=min(rates),
+                    kbps_max=max(rates),
+                    side_kbps=float(np.mean(side)),
                     stats=stats,
                 )
             )
@@ -102,19 +114,24 @@ def markdown(rows: list[SummaryRow], metrics: list[str]) -> str:
     arrows = {m: "↑" if MEASURES[m].higher_is_better else "↓" for m in metrics}
     lines = ["# Evaluation summary", ""]
     lines.append(
-        "Mean ± 95 % CI half-width (Student t) over clips; kbps = measured kbit/s per channel."
+        "Mean ± 95 % CI half-width (Student t) over clips; kbps = measured kbit/s per channel"
+        " (mean, and min–max over files); side = side-info kbit/s per channel (empty: unknown)."
     )
     for category in dict.fromkeys(r.category for r in rows):
         group = [r for r in rows if r.category == category]
         lines += ["", f"## {category} (n = {group[0].n})", ""]
-        lines.append("| codec | kbps | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " |")
-        lines.append("|---|---:|" + "---:|" * len(metrics))
+        head = " | ".join(f"{m} {arrows[m]}" for m in metrics)
+        lines.append("| codec | kbps | min–max | side | " + head + " |")
+        lines.append("|---|---:|---:|---:|" + "---:|" * len(metrics))
         for r in group:
             cells = []
             for m in metrics:
                 mean, half = r.stats[m]
                 cells.append(_fmt(mean) + (f" ± {_fmt(half)}" if math.isfinite(half) else ""))
-            lines.append(f"| {r.spec} | {_fmt(r.kbps, 2)} | " + " | ".join(cells) + " |")
+            rates = f"{_fmt(r.kbps, 2)} | {_fmt(r.kbps_min, 2)}–{_fmt(r.kbps_max, 2)}"
+            lines.append(
+                f"| {r.spec} | {rates} | {_fmt(r.side_kbps, 2)} | " + " | ".join(cells) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -132,7 +149,14 @@ def alignment_note(records: list[dict[str, Any]]) -> str:
 
 def write_tables(records: list[dict[str, Any]], metrics: list[str], out: Path) -> list[SummaryRow]:
     """Write ``per_file.csv``, ``summary.csv`` and ``summary.md`` into ``out``; returns the summary."""
-    info_keys = ["lag_samples", "core_rate", "core_cutoff_hz"]
+    info_keys = [
+        "side_kbps",
+        "lag_samples",
+        "lag_removed",
+        "file_kbps",
+        "core_rate",
+        "core_cutoff_hz",
+    ]
     _write_csv(
         out / "per_file.csv",
         [
@@ -164,10 +188,12 @@ def write_tables(records: list[dict[str, Any]], metrics: list[str], out: Path) -
     rows = summarize(records, metrics)
     _write_csv(
         out / "summary.csv",
-        ["spec", "family", "category", "n", "nominal_kbps", "kbps"]
+        ["spec", "family", "category", "n", "nominal_kbps", "kbps", "kbps_min", "kbps_max"]
+        + ["side_kbps"]
         + [f"{m}_{s}" for m in metrics for s in ("mean", "ci95")],
         [
-            [r.spec, r.family, r.category, r.n, r.nominal_kbps, f"{r.kbps:.4f}"]
+            [r.spec, r.family, r.category, r.n, r.nominal_kbps]
+            + [_fmt(v, 4) for v in (r.kbps, r.kbps_min, r.kbps_max, r.side_kbps)]
             + [_fmt(v, 6) for m in metrics for v in r.stats[m]]
             for r in rows
         ],

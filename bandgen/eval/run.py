@@ -4,7 +4,7 @@
 (clip, spec) pair, spread over ``jobs`` worker processes. Each finished pair is written at once
 to ``DIR/results/<spec>/<clip>.json``, so an interrupted or repeated run skips the pairs whose
 result is already there with the same reference file, spec and metric settings and all the
-metrics asked for. Decoded audio of the example clips (``examples`` per category, and all
+metrics asked for (for a ``files`` spec, also the same coded file and lag setting). Decoded audio of the example clips (``examples`` per category, and all
 clips with ``keep_audio``) goes to ``DIR/audio/<spec>/<clip>.flac`` for listening and for the
 spectrogram figures.
 """
@@ -27,6 +27,7 @@ from bandgen.audio.resample import resample
 from bandgen.core.align import find_lag
 from bandgen.errors import ConfigError
 from bandgen.eval import specs as spec_module
+from bandgen.eval.files import FilesCodec, missing_files
 from bandgen.eval.measures import MeasureConfig, compute
 from bandgen.eval.specs import EVAL_RATE, CodecSpec, ExtCodec
 
@@ -96,7 +97,10 @@ def load_reference(path: str | os.PathLike[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything a run needs. ``examples``: clips per category whose decoded audio is kept."""
+    """Everything a run needs. ``examples``: clips per category whose decoded audio is kept.
+
+    ``ext`` and ``files`` hold the ``--ext`` and ``--files`` declarations by name.
+    """
 
     refs: Path
     out: Path
@@ -104,6 +108,7 @@ class EvalConfig:
     metrics: tuple[str, ...]
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     ext: dict[str, ExtCodec] = field(default_factory=dict)
+    files: dict[str, FilesCodec] = field(default_factory=dict)
     jobs: int = 1
     examples: int = 1
     keep_audio: bool = False
@@ -147,6 +152,15 @@ def _fingerprint(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _coded_file(task: _Task) -> dict[str, Any] | None:
+    """Identity of the file a ``files`` spec reads for this clip (``None`` for other specs)."""
+    if task.spec.kind != "files":
+        return None
+    codec = task.config.files[task.spec.method]
+    path = codec.path(task.clip.id, task.spec.kbps)
+    return {"path": str(path), "lag": codec.lag, **_fingerprint(path)}
+
+
 def _cached(task: _Task) -> dict[str, Any] | None:
     try:
         record = json.loads(task.result_path.read_text())
@@ -155,6 +169,7 @@ def _cached(task: _Task) -> dict[str, Any] | None:
     fresh = (
         record.get("spec") == task.spec.text
         and record.get("reference") == _fingerprint(task.clip.path)
+        and record.get("coded_file") == _coded_file(task)
         and record.get("measure") == task.config.measure.as_dict()
         and set(task.config.metrics) <= set(record.get("metrics", {}))
         and (not task.save_audio or task.audio_path.is_file())
@@ -165,7 +180,9 @@ def _cached(task: _Task) -> dict[str, Any] | None:
 def _evaluate(task: _Task) -> dict[str, Any]:
     """Code one clip with one spec, measure it, and write its result file."""
     ref = load_reference(task.clip.path)
-    coded = spec_module.code(task.spec, ref, task.config.ext)
+    coded = spec_module.code(
+        task.spec, ref, task.config.ext, clip_id=task.clip.id, files=task.config.files
+    )
     metrics = compute(list(task.config.metrics), ref, coded.wav, EVAL_RATE, task.config.measure)
     # alignment is checked, never assumed: a lag would bias every sample-wise metric
     lag = find_lag(ref.mean(axis=0), coded.wav.mean(axis=0), max_lag=EVAL_RATE // 10)
@@ -184,6 +201,7 @@ def _evaluate(task: _Task) -> dict[str, Any]:
         "lag_samples": lag,
         **coded.info,
         "reference": _fingerprint(task.clip.path),
+        "coded_file": _coded_file(task),
         "measure": task.config.measure.as_dict(),
         "metrics": metrics,
     }
@@ -232,16 +250,32 @@ def _run_tasks(tasks: list[_Task], jobs: int, progress: bool) -> Iterator[dict[s
                 yield record
 
 
+def _check_files(config: EvalConfig, clips: list[Clip]) -> None:
+    """Refuse a ``files`` spec that lacks the file of any clip, naming the missing files."""
+    for spec in config.specs:
+        if spec.kind != "files":
+            continue
+        missing = missing_files(config.files[spec.method], spec.kbps, [c.id for c in clips])
+        if missing:
+            shown = ", ".join(str(p) for p in missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise ConfigError(
+                f"{spec.text}: {len(missing)} of {len(clips)} clips have no file "
+                f"(pattern {config.files[spec.method].pattern}): {shown}"
+            )
+
+
 def run_eval(config: EvalConfig, *, progress: bool = False) -> EvalResult:
     """Evaluate every (clip, spec) pair not already in the cache, then return all records.
 
     Raises:
-        ConfigError: no clips, or a spec that cannot be built (checked before any work).
+        ConfigError: no clips, a spec that cannot be built, or a ``files`` spec with a file
+            missing (all checked before any work).
     """
     start = time.perf_counter()
     clips = find_clips(config.refs)
     for spec in config.specs:
         spec_module.validate(spec)
+    _check_files(config, clips)
     examples = _pick_examples(clips, config.examples)
     keep = {c.id for c in examples}
     tasks = [

@@ -1,22 +1,28 @@
-"""Codec specs of the evaluation (``none:16``, ``aac:16``, ``ext:mine:12``) and how each codes a clip.
+"""Codec specs of the evaluation (``none:16``, ``aac:16``, ``ext:mine:12``, ``files:heaac:12``).
 
-Three kinds of spec, all coding a 48 kHz clip ``[C, T]`` and returning 48 kHz ``[C, T]``:
+Four kinds of spec, all coding (or reading) a 48 kHz clip ``[C, T]`` and returning 48 kHz ``[C, T]``:
 
 - ``METHOD:KBPS[:CORE]`` — a bandgen codec (:meth:`bandgen.codec.Codec.create`): high-band
   method ``METHOD`` (one of :func:`bandgen.hf.registry.available`) at ``KBPS`` per channel in
-  total, core ``CORE`` (``aac`` by default). Bitrate = size of the whole ``.bgn`` stream.
+  total, core ``CORE`` (``aac`` by default). Bitrate = size of the whole ``.bgn`` stream;
+  side-info rate = its side-info payloads.
 - ``aac:KBPS[:RATE]``, ``opus:KBPS[:RATE]``, ``mp3:KBPS[:RATE]`` — an anchor: the plain core codec
   (:func:`bandgen.core.make_core`) given the whole target rate, coding the full band it keeps;
   its sample rate comes from the codec's measured mode table unless ``RATE`` (Hz) forces one.
-  Decoded, resampled to 48 kHz. Bitrate = sum of the packet sizes.
+  Decoded, resampled to 48 kHz. Bitrate = sum of the packet sizes; side-info rate 0.
 - ``ext:NAME:KBPS`` — an external encoder/decoder pair declared with
   ``--ext NAME='ENCODE COMMAND|DECODE COMMAND'`` (:func:`parse_ext`).
+- ``files:NAME:KBPS`` — another codec's files, declared with ``--files NAME[@LAG]=PATTERN``
+  (:mod:`bandgen.eval.files`): decoded, aligned and cut; bitrate = the audio packets' payload.
+
+Side-info rates of ``ext`` and ``files`` specs are unknown (left empty).
 
 Bitrates are measured, in kbit/s per channel: ``8 * bytes / duration / channels / 1000``.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import subprocess
@@ -24,12 +30,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bandgen.audio.io import read_audio
 from bandgen.audio.resample import resample
 from bandgen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bandgen.eval.files import FilesCodec
 
 __all__ = [
     "ANCHORS",
@@ -111,8 +121,8 @@ class CodecSpec:
 
     Attributes:
         text: the spec as given, e.g. ``"none:16"``; also its identity in results.
-        kind: ``"bandgen"``, ``"anchor"`` or ``"ext"``.
-        method: high-band method, anchor core name, or external codec name.
+        kind: ``"bandgen"``, ``"anchor"``, ``"ext"`` or ``"files"``.
+        method: high-band method, anchor core name, or external codec or files name.
         kbps: target bitrate per channel, kbit/s.
         core: core codec of a bandgen spec (``None`` otherwise).
         sample_rate: forced anchor sample rate in Hz, or ``None``.
@@ -130,8 +140,8 @@ class CodecSpec:
         """The curve this spec belongs to in rate-distortion plots (the spec without its rate)."""
         if self.kind == "bandgen":
             return self.method if self.core in (None, "aac") else f"{self.method}/{self.core}"
-        if self.kind == "ext":
-            return f"ext:{self.method}"
+        if self.kind in ("ext", "files"):
+            return f"{self.kind}:{self.method}"
         return self.method if self.sample_rate is None else f"{self.method}@{self.sample_rate}"
 
     @property
@@ -150,12 +160,22 @@ def _kbps(text: str, spec: str) -> float:
     return value
 
 
-def parse_spec(text: str, ext: dict[str, ExtCodec] | None = None) -> CodecSpec:
-    """Parse a codec spec (module docstring); ``ext`` holds the ``--ext`` declarations."""
+def parse_spec(
+    text: str,
+    ext: dict[str, ExtCodec] | None = None,
+    files: dict[str, FilesCodec] | None = None,
+) -> CodecSpec:
+    """Parse a codec spec (module docstring); ``ext`` and ``files`` hold the declarations."""
     from bandgen.hf.registry import available
 
     fields = text.strip().split(":")
     head = fields[0]
+    if head == "files":
+        if len(fields) != 3:
+            raise ConfigError(f"codec spec {text!r}: write files:NAME:KBPS")
+        if fields[1] not in (files or {}):
+            raise ConfigError(f"codec spec {text!r}: no --files {fields[1]}=PATTERN was given")
+        return CodecSpec(text, "files", fields[1], _kbps(fields[2], text))
     if head == "ext":
         if len(fields) != 3:
             raise ConfigError(f"codec spec {text!r}: write ext:NAME:KBPS")
@@ -177,7 +197,7 @@ def parse_spec(text: str, ext: dict[str, ExtCodec] | None = None) -> CodecSpec:
     if head not in available():
         raise ConfigError(
             f"codec spec {text!r}: unknown method {head!r}; use a high-band method "
-            f"({', '.join(available())}), an anchor ({', '.join(ANCHORS)}) or ext:NAME"
+            f"({', '.join(available())}), an anchor ({', '.join(ANCHORS)}), ext:NAME or files:NAME"
         )
     core = fields[2] if len(fields) == 3 else "aac"
     return CodecSpec(text, "bandgen", head, kbps, core=core)
@@ -202,8 +222,9 @@ class Coded:
     Attributes:
         wav: float32 ``[C, T]`` at 48 kHz, same length as the reference.
         kbps: measured bitrate per channel, kbit/s.
-        seconds: wall time of encode + decode.
-        info: facts about the coder (core sample rate and cutoff), for the per-file table.
+        seconds: wall time of encode + decode (of the decode alone for ``files`` specs).
+        info: facts about the coder (core sample rate and cutoff, side-info kbit/s per channel,
+            the lag removed from a ``files`` output), for the per-file table.
     """
 
     wav: np.ndarray
@@ -221,9 +242,35 @@ def _rate(num_bytes: int, wav: np.ndarray) -> float:
     return 8.0 * num_bytes / (wav.shape[1] / EVAL_RATE) / wav.shape[0] / 1000.0
 
 
-def code(spec: CodecSpec, wav: np.ndarray, ext: dict[str, ExtCodec] | None = None) -> Coded:
-    """Code and decode a 48 kHz clip ``wav [C, T]`` with ``spec``."""
+def _side_bytes(data: bytes) -> int:
+    """Bytes of the side-info payloads in a ``.bgn`` stream, all channels."""
+    from bandgen.bitstream import ContainerReader
+
+    frames = ContainerReader(io.BytesIO(data))
+    return sum(len(s) for frame in frames for ch in frame.channels for s in ch.side)
+
+
+def code(
+    spec: CodecSpec,
+    wav: np.ndarray,
+    ext: dict[str, ExtCodec] | None = None,
+    *,
+    clip_id: str = "",
+    files: dict[str, FilesCodec] | None = None,
+) -> Coded:
+    """Code and decode a 48 kHz clip ``wav [C, T]`` with ``spec``.
+
+    ``clip_id`` names the clip's file for ``files`` specs, whose declarations are in ``files``.
+    """
     start = time.perf_counter()
+    if spec.kind == "files":
+        from bandgen.eval.files import load_coded
+
+        if files is None or spec.method not in files:
+            raise ConfigError(f"no --files declaration for {spec.text!r}")
+        got = load_coded(files[spec.method], spec.kbps, clip_id, wav)
+        info = {"lag_removed": float(got.lag), "file_kbps": got.file_kbps}
+        return Coded(got.wav, got.kbps, time.perf_counter() - start, info)
     if spec.kind == "bandgen":
         from bandgen.codec import Codec
 
@@ -231,7 +278,11 @@ def code(spec: CodecSpec, wav: np.ndarray, ext: dict[str, ExtCodec] | None = Non
         data = codec.encode(wav, EVAL_RATE)
         out = Codec.decode(data)
         num_bytes = len(data)
-        info = {"core_rate": float(codec.core.sample_rate), "core_cutoff_hz": codec.core.cutoff_hz}
+        info = {
+            "core_rate": float(codec.core.sample_rate),
+            "core_cutoff_hz": codec.core.cutoff_hz,
+            "side_kbps": _rate(_side_bytes(data), wav),
+        }
     elif spec.kind == "anchor":
         from bandgen.core import make_core
 
@@ -240,7 +291,11 @@ def code(spec: CodecSpec, wav: np.ndarray, ext: dict[str, ExtCodec] | None = Non
         packets = core.encode(low)
         out = resample(core.decode(packets, low.shape[1]), core.sample_rate, EVAL_RATE)
         num_bytes = sum(len(p) for stream in packets for p in stream)
-        info = {"core_rate": float(core.sample_rate), "core_cutoff_hz": core.cutoff_hz}
+        info = {
+            "core_rate": float(core.sample_rate),
+            "core_cutoff_hz": core.cutoff_hz,
+            "side_kbps": 0.0,
+        }
     else:
         if ext is None or spec.method not in ext:
             raise ConfigError(f"no --ext declaration for {spec.text!r}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bandgen.errors import ConfigError
+from bandgen.eval.files import FilesCodec, parse_files
 from bandgen.eval.measures import MeasureConfig, compute, parse_metrics
 from bandgen.eval.plots import Panel, plot_rate_distortion, plot_spectrograms
 from bandgen.eval.report import SummaryRow, write_tables
@@ -44,6 +45,7 @@ def evaluate(
     *,
     metrics: str | None = None,
     ext: Sequence[str] = (),
+    files: Sequence[str] = (),
     jobs: int = 1,
     split_hz: float = 4000.0,
     ref_lowpass_hz: float | None = None,
@@ -56,11 +58,15 @@ def evaluate(
 
     Args:
         refs: folder of reference audio (any rate; resampled to 48 kHz).
-        codecs: specs such as ``"none:16"``, ``"aac:16"``, ``"ext:mine:12"`` (:mod:`.specs`).
+        codecs: specs such as ``"none:16"``, ``"aac:16"``, ``"ext:mine:12"``,
+            ``"files:heaac:12"`` (:mod:`.specs`).
         out: output folder (created); rerunning with the same folder resumes.
         metrics: comma-separated metric names (:data:`.measures.MEASURES`); default
             ``lsd,lsd_lo,lsd_hi,mel``.
         ext: ``NAME='ENCODE|DECODE'`` declarations of external codecs (:func:`.specs.parse_ext`).
+        files: ``NAME[@LAG]=PATTERN`` declarations of other codecs' files
+            (:func:`.files.parse_files`), e.g.
+            ``heaac@3009=../shared/anchors/he-aac-v1/dev/{clip}_{kbps}k.m4a``.
         jobs: worker processes.
         split_hz: boundary of ``lsd_lo`` / ``lsd_hi`` in Hz.
         ref_lowpass_hz: low-pass the references here before measuring (None: full band).
@@ -72,7 +78,8 @@ def evaluate(
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     externals: dict[str, ExtCodec] = {e.name: e for e in map(parse_ext, ext)}
-    specs = tuple(dict.fromkeys(parse_spec(c, externals) for c in codecs))
+    folders: dict[str, FilesCodec] = {f.name: f for f in map(parse_files, files)}
+    specs = tuple(dict.fromkeys(parse_spec(c, externals, folders) for c in codecs))
     if not specs:
         raise ConfigError("give at least one codec spec, e.g. --codecs none:16,aac:16")
     names = parse_metrics(metrics)
@@ -85,6 +92,7 @@ def evaluate(
         metrics=tuple(names),
         measure=MeasureConfig(split_hz=split_hz, ref_lowpass_hz=ref_lowpass_hz),
         ext=externals,
+        files=folders,
         jobs=jobs,
         examples=examples,
         keep_audio=keep_audio,
