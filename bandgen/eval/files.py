@@ -5,6 +5,10 @@ scored from the files it wrote: one coded or decoded file per reference clip and
 a path pattern, decoded through PyAV (:func:`bandgen.audio.io.read_audio`, frame by frame, no
 edit list applied), resampled to 48 kHz, aligned and cut to the reference:
 
+0. a file decoded to several identical channels for a mono reference is taken as mono: FFmpeg's
+   ``aac`` decoder outputs mono HE-AAC v1 as two equal channels (it allows for implicit
+   parametric stereo). Any other channel mismatch is an error;
+
 1. the output's lag is removed: a fixed number of 48 kHz samples (``NAME@LAG=...``), or, with
    ``@auto`` (the default), the lag found by cross-correlation with the reference within
    :data:`MAX_AUTO_LAG` samples. A positive lag drops the first ``LAG`` samples; a negative one
@@ -149,14 +153,19 @@ def load_coded(codec: FilesCodec, kbps: float, clip_id: str, reference: np.ndarr
     """Decode, align and cut the file of ``clip_id`` at ``kbps`` against ``reference [C, T]``.
 
     Raises:
-        ConfigError: the file is missing, unreadable, has another channel count, or falls
-            short of the reference by more than :data:`MAX_SHORTFALL_S` after alignment.
+        ConfigError: the file is missing, unreadable, has another channel count (equal
+            channels for a mono reference excepted), or falls short of the reference by more
+            than :data:`MAX_SHORTFALL_S` after alignment.
     """
     path = codec.path(clip_id, kbps)
     if not path.is_file():
         raise ConfigError(f"files:{codec.name}: no file {path} for clip {clip_id}")
     decoded, rate = read_audio(path)
     decoded = resample(decoded, rate, EVAL_RATE)
+    if reference.shape[0] == 1 and np.array_equal(
+        decoded, np.broadcast_to(decoded[:1], decoded.shape)
+    ):
+        decoded = decoded[:1]
     if decoded.shape[0] != reference.shape[0]:
         raise ConfigError(
             f"{path}: {decoded.shape[0]} channels, but the reference {clip_id} has "
