@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bandgen.audio.io import AtomicFile, AudioWriter, iter_audio, output_format, probe
+from bandgen.audio.io import (
+    AtomicFile,
+    AudioWriter,
+    check_output_channels,
+    check_output_path,
+    iter_audio,
+    output_format,
+    probe,
+)
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
@@ -34,6 +42,9 @@ if TYPE_CHECKING:
 
 RESTORE_OUTPUT_RATES = (44_100, 48_000)
 """Input rates ``restore_file`` writes at; any other input is written at 48 kHz."""
+
+BGN_SUFFIX = ".bgn"
+"""Extension of the files ``encode_file`` writes."""
 
 _NAME = re.compile(r"^(?P<hf>[a-z][a-z0-9_]*)-(?P<kbps>\d+(?:\.\d+)?)k$")
 
@@ -93,6 +104,12 @@ def encode_file(
     The output appears only when the whole file was coded; the input is only read.
     """
     _distinct(src, dst)
+    if Path(dst).suffix.lower() != BGN_SUFFIX:
+        raise ConfigError(
+            f"cannot write {dst}: encode writes a {BGN_SUFFIX} file (name the output "
+            f"{Path(dst).with_suffix(BGN_SUFFIX).name}); decode it to get .wav or .flac"
+        )
+    check_output_path(dst)
     info = probe(src)
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     with AtomicFile(dst) as target, open(target.tmp_path, "wb") as out:
@@ -121,10 +138,12 @@ def decode_file(
     """Decode a ``.bgn`` file to WAV (32-bit float) or FLAC (24-bit) at 48 kHz, block by block."""
     _distinct(src, dst)
     output_format(dst)
+    check_output_path(dst)
     with _open_stream(src) as f:
         reader = ContainerReader(f, salvage=salvage)
-        codec = Codec.from_header(reader.header)
         channels = int(reader.header["channels"])
+        check_output_channels(dst, channels)
+        codec = Codec.from_header(reader.header)
         with AudioWriter(dst, WORK_RATE, channels) as writer:
             for block in codec.decode_frames(reader, progress=progress):
                 writer.write(block)
@@ -258,6 +277,8 @@ def restore_file(
     _distinct(src, dst)
     output_format(dst)
     info = probe(src)
+    check_output_channels(dst, info.channels)
+    check_output_path(dst)
     if restorer is None:
         restorer = load_restorer(**options)
     elif options:

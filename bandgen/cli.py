@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from bandgen import __version__
 from bandgen.errors import BandgenError
+from bandgen.threads import default_threads, set_threads
 
 
 @contextmanager
@@ -261,6 +265,29 @@ def _add_train_parser(
     tr.set_defaults(run=_cmd_train)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def threads_flag(sp: argparse.ArgumentParser) -> None:
+    """``--threads N``: CPU threads of the neural models (default min(4, cores))."""
+    sp.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"CPU threads for the neural models (default $OMP_NUM_THREADS if set, else "
+        f"min(4, cores) = {default_threads()})",
+    )
+    sp.set_defaults(uses_threads=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bandgen`` command."""
     from bandgen.hf.registry import DEFAULT_HF, available
@@ -294,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         "an error for methods without this option",
     )
     progress_flags(enc)
+    threads_flag(enc)
     enc.set_defaults(run=_cmd_encode)
 
     dec = sub.add_parser("decode", help="decode a .bgn file to 48 kHz WAV or FLAC")
@@ -305,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode a truncated or damaged file up to its last whole frame",
     )
     progress_flags(dec)
+    threads_flag(dec)
     dec.set_defaults(run=_cmd_decode)
 
     res = sub.add_parser(
@@ -330,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="audio per network call; bounds memory, output unchanged (default 10)",
     )
     progress_flags(res)
+    threads_flag(res)
     res.set_defaults(run=_cmd_restore)
 
     inf = sub.add_parser("info", help="show a .bgn file's header and bitrate split")
@@ -342,17 +372,54 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so outputs' temporary files are removed."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, ``timeout``) into an exception while the command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        args.run(args)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stdout_closed() -> int:
+    """``bandgen info --json | head``: stop quietly, as Unix tools do on SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted, 143 SIGTERM)."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "uses_threads", False):
+        set_threads(args.threads)
+    try:
+        with _sigterm_unwinds():
+            args.run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BandgenError as exc:
         print(f"bandgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bandgen: interrupted; no output was written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("bandgen: terminated; no output was written", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        return _stdout_closed()
     return 0
 
 

@@ -10,6 +10,8 @@ never held in memory.
 
 from __future__ import annotations
 
+import math
+import numbers
 import shutil
 import tempfile
 from collections import deque
@@ -20,10 +22,17 @@ from typing import IO, Any
 import numpy as np
 
 from bandgen import __version__
+from bandgen.audio.checks import (
+    check_channels,
+    check_finite,
+    check_layout,
+    check_sample_rate,
+)
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame, encode_header
 from bandgen.core import CoreCodec, CoreParams, core_from_params, make_core
 from bandgen.core.base import CoreDecoder
+from bandgen.core.factory import core_kbps_range
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.hf import registry
 from bandgen.hf.base import WORK_RATE, HighBandCoder
@@ -136,7 +145,9 @@ class _FrameAssembler:
         """Yield the frames that are complete; with ``last`` the stream has ended."""
         while True:
             queued = min(len(q) for q in self.core_q)
-            if queued == 0 or (queued < self._per_frame and not last):
+            # a core that made no packet (an input of a sample or two) still sends its side info
+            side_left = last and min(len(q) for q in self.side_q) > 0
+            if (queued == 0 and not side_left) or (queued < self._per_frame and not last):
                 return
             final = last and all(len(q) <= self._per_frame for q in self.core_q)
             available = min(len(q) for q in self.side_q)
@@ -171,7 +182,6 @@ class _EncoderState:
     cores: list[list[np.ndarray]]
     assembler: _FrameAssembler
     stats: EncodeStats = field(default_factory=EncodeStats)
-    peak: float = 0.0
 
 
 class Codec:
@@ -210,19 +220,32 @@ class Codec:
             core_sample_rate: force the core's sampling rate instead of the mode table's.
             **hf_options: passed to the high-band coder's constructor.
         """
-        if not bitrate_kbps > 0:
-            raise ConfigError(f"bitrate must be positive, got {bitrate_kbps} kbps")
+        if not (
+            isinstance(bitrate_kbps, numbers.Real)
+            and math.isfinite(bitrate_kbps)
+            and bitrate_kbps > 0
+        ):
+            raise ConfigError(f"bitrate must be a positive number of kbps, got {bitrate_kbps}")
         hf_coder = registry.build_for_bitrate(hf, bitrate_kbps, **hf_options)
         side_kbps = hf_coder.bitrate / 1000
+        lo, hi = bitrate_range(core, hf_coder, core_sample_rate=core_sample_rate)
+        out_of_range = ConfigError(
+            f"a bitrate of {bitrate_kbps:g} kbps per channel is out of range for the {core} "
+            f"core with {hf} high band ({side_kbps:.2f} kbps of side info): choose from "
+            f"{lo:.1f} to {hi:.1f} kbps per channel"
+        )
+        if not lo <= bitrate_kbps <= hi:
+            raise out_of_range
         core_kbps = bitrate_kbps - side_kbps
-        core_codec = make_core(core, core_kbps, sample_rate=core_sample_rate)
-        overhead = framing_overhead_kbps(core_codec, hf_coder)
-        if core_kbps - overhead <= 0:
-            raise ConfigError(
-                f"{bitrate_kbps} kbps leaves nothing for the {core} core after "
-                f"{side_kbps:.2f} kbps of {hf} side info; ask for a higher bitrate"
+        try:
+            # the first build only tells the framing cost; the core gets what it leaves
+            trial = make_core(
+                core, min(core_kbps, core_kbps_range(core)[1]), sample_rate=core_sample_rate
             )
-        core_codec = make_core(core, core_kbps - overhead, sample_rate=core_sample_rate)
+            overhead = framing_overhead_kbps(trial, hf_coder)
+            core_codec = make_core(core, core_kbps - overhead, sample_rate=core_sample_rate)
+        except ConfigError:
+            raise out_of_range from None
         # now that the core's band is known, let the method start where it stops
         hf_coder = registry.build_for_bitrate(
             hf, bitrate_kbps, core_cutoff_hz=core_codec.cutoff_hz, **hf_options
@@ -274,8 +297,6 @@ class Codec:
 
     def _feed(self, st: _EncoderState, wav48: np.ndarray, *, last: bool) -> Iterator[Frame]:
         st.stats.num_samples += wav48.shape[1]
-        if wav48.size:
-            st.peak = max(st.peak, float(np.abs(wav48).max()))
         core_in = st.to_core.push(wav48, last=last)
         for c in range(st.channels):
             packets = st.core_encoders[c].push(core_in[c])
@@ -321,13 +342,18 @@ class Codec:
         frame count, is written before them once both are known.
 
         Raises:
-            AudioInputError: the input is empty or silent-only.
+            AudioInputError: the input is empty, holds NaN/Inf samples or more than
+                :data:`~bandgen.audio.checks.MAX_CHANNELS` channels, or the rate is
+                out of range.
         """
+        check_sample_rate(sample_rate)
         st: _EncoderState | None = None
         with tempfile.TemporaryFile() as body:
             for block in blocks:
                 block = np.atleast_2d(np.asarray(block, dtype=np.float32))
+                check_finite(block, source, st.stats.num_samples if st else 0)
                 if st is None:
+                    check_channels(block.shape[0], source)
                     st = self._start(block.shape[0], sample_rate)
                 if block.shape[0] != st.channels:
                     raise AudioInputError(
@@ -343,8 +369,6 @@ class Codec:
                 body.write(encode_frame(frame))
             if st.stats.num_samples == 0:
                 raise AudioInputError(f"{source} holds no audio samples (empty input)")
-            if st.peak <= 1e-6:
-                raise AudioInputError(f"{source} is silent (peak {st.peak:.2e}); nothing to code")
             st.stats.channels = st.channels
             st.stats.num_frames = st.assembler.emitted
             header = self.header(
@@ -416,11 +440,16 @@ class Codec:
     # ---------------------------------------------------------------- in memory
 
     def encode(self, wav: np.ndarray, sample_rate: int) -> bytes:
-        """Encode a whole signal ``[C, T]`` (or ``[T]``) to ``.bgn`` bytes."""
+        """Encode a whole signal ``[C, T]`` (or ``[T]``) to ``.bgn`` bytes.
+
+        Raises:
+            AudioInputError: ``wav`` is not ``[C, T]`` / ``[T]`` (e.g. soundfile's
+                ``[T, C]``: pass ``wav.T``), empty, or holds NaN/Inf samples.
+        """
         import io
 
         buf = io.BytesIO()
-        self.encode_stream([np.atleast_2d(wav)], sample_rate, buf)
+        self.encode_stream([check_layout(wav)], sample_rate, buf, source="wav")
         return buf.getvalue()
 
     @staticmethod
@@ -432,6 +461,23 @@ class Codec:
         codec = Codec.from_header(reader.header)
         blocks = list(codec.decode_frames(reader))
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0), np.float32)
+
+
+def bitrate_range(
+    core: str, hf: HighBandCoder, *, core_sample_rate: int | None = None
+) -> tuple[float, float]:
+    """The total rates per channel, in kbit/s, that ``core`` with ``hf``'s side info reaches.
+
+    The core's own range (its measured mode table) plus the side info and the framing at
+    either end, rounded inwards to 0.1 kbps.
+    """
+    core_lo, core_hi = core_kbps_range(core)
+    side = hf.bitrate / 1000
+    ends = []
+    for kbps in (core_lo, core_hi):
+        overhead = framing_overhead_kbps(make_core(core, kbps, sample_rate=core_sample_rate), hf)
+        ends.append(kbps + side + overhead)
+    return math.ceil(ends[0] * 10) / 10, math.floor(ends[1] * 10) / 10
 
 
 def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bandgen.audio.checks import check_finite
 from bandgen.errors import ConfigError
 from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig, from_image, to_image
 
@@ -166,8 +167,13 @@ class Restorer:
 
     @torch.no_grad()
     def restore(self, wav: np.ndarray) -> np.ndarray:
-        """Whole-signal restoration of float32 ``[C, T]`` (or ``[T]``) at 48 kHz."""
+        """Whole-signal restoration of float32 ``[C, T]`` (or ``[T]``) at 48 kHz.
+
+        Raises:
+            AudioInputError: a NaN or infinite sample.
+        """
         data = np.asarray(wav, dtype=np.float32)
+        check_finite(data, "wav")
         out = self.model.restore(torch.from_numpy(np.atleast_2d(data).copy()))
         return out.numpy().reshape(data.shape)
 
@@ -180,6 +186,7 @@ class Restorer:
         """
         state: _StreamState | None = None
         for block in blocks:
+            check_finite(block, "input", state.received if state is not None else 0)
             data = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
             if state is None:
                 state = self._start(data.shape[0])

@@ -81,15 +81,15 @@ def test_corrupt_stream_is_refused_and_salvage_recovers(tmp_path: Path, music: n
 
 
 def test_bad_inputs(tmp_path: Path) -> None:
-    silent = tmp_path / "silent.wav"
-    sf.write(str(silent), np.zeros((48000, 1), np.float32), 48000)
-    with pytest.raises(AudioInputError, match="silent"):
-        bandgen.encode_file(silent, tmp_path / "x.bgn")
+    empty = tmp_path / "empty.wav"
+    sf.write(str(empty), np.zeros((0, 1), np.float32), 48000)
+    with pytest.raises(AudioInputError, match="no audio samples"):
+        bandgen.encode_file(empty, tmp_path / "x.bgn")
     assert not (tmp_path / "x.bgn").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["silent.wav"]
+    assert [p.name for p in tmp_path.iterdir()] == ["empty.wav"]
     with pytest.raises(ConfigError, match="form"):
         bandgen.load("twelve")
     with pytest.raises(ConfigError, match="positive"):
         Codec.create(bitrate_kbps=0)
     with pytest.raises(ConfigError, match="is the input"):
-        bandgen.encode_file(silent, silent)
+        bandgen.encode_file(empty, empty)

@@ -7,6 +7,7 @@ everything was written, so a failed run never leaves a half-written output.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,12 +19,18 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bandgen.audio.checks import check_finite
 from bandgen.errors import AudioInputError, ConfigError
 
 SILENCE_PEAK = 1e-6
 """Peak amplitude at or below which an input counts as silent-only (about -120 dBFS)."""
 
 _OUTPUT_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
+MAX_OUTPUT_CHANNELS = {".wav": 1024, ".flac": 8}
+"""Most channels libsndfile writes per output format."""
+
+TEMP_SUFFIX = ".part"
+"""Suffix of the temporary files :class:`AtomicFile` writes beside an output."""
 
 
 @dataclass(frozen=True)
@@ -81,28 +88,42 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         container.close()
 
 
+def _samples(frame: Any, channels: int) -> np.ndarray:
+    """A packed float32 frame as ``[C, n]`` (one plane, whatever the channel count)."""
+    return np.ascontiguousarray(frame.to_ndarray().reshape(-1, channels).T, dtype=np.float32)
+
+
 def iter_audio(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Decode a file block by block.
+    """Decode a file block by block, any channel count.
 
     Yields:
         float32 ``[C, n]`` blocks at the file's own sampling rate, in order.
 
     Raises:
-        AudioInputError: missing, unreadable, or undecodable input.
+        AudioInputError: missing, unreadable, or undecodable input, or a NaN/Inf sample.
     """
     import av
 
     container = _open(path)
+    done = 0
     try:
         stream = container.streams.audio[0]
         channels = int(stream.codec_context.channels)
-        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout)
-        try:
+        # packed float: one plane whatever the channel count (planar frames of 8 or more
+        # channels crash PyAV's to_ndarray)
+        resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout)
+
+        def frames() -> Iterator[Any]:
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    yield out.to_ndarray().reshape(channels, -1).astype(np.float32, copy=False)
-            for out in resampler.resample(None):
-                yield out.to_ndarray().reshape(channels, -1).astype(np.float32, copy=False)
+                yield from resampler.resample(frame)
+            yield from resampler.resample(None)
+
+        try:
+            for out in frames():
+                block = _samples(out, channels)
+                check_finite(block, str(path), done)
+                done += block.shape[1]
+                yield block
         except av.FFmpegError as exc:
             raise AudioInputError(f"cannot decode {path}: {exc}") from None
     finally:
@@ -141,25 +162,103 @@ def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
     return _OUTPUT_FORMATS[ext]
 
 
+def check_output_channels(path: str | os.PathLike[str], channels: int) -> None:
+    """Refuse more channels than the output format holds (FLAC 8, WAV 1024).
+
+    Raises:
+        ConfigError: too many channels for the format (the message says what to use).
+    """
+    output_format(path)
+    ext = Path(path).suffix.lower()
+    limit = MAX_OUTPUT_CHANNELS[ext]
+    if channels > limit:
+        others = [e for e, n in MAX_OUTPUT_CHANNELS.items() if n >= channels]
+        hint = f"; write {others[0]} instead" if others else ""
+        raise ConfigError(
+            f"cannot write {path}: {ext[1:].upper()} holds at most {limit} channels, "
+            f"the audio has {channels}{hint}"
+        )
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove temporary files of ``path`` left by bandgen runs that died (killed, crashed).
+
+    The temporary name holds the writer's process id: a file whose process is gone is stale.
+    """
+    prefix = _temp_prefix(path)
+    for old in path.parent.glob(f"{glob.escape(prefix)}*{TEMP_SUFFIX}"):
+        pid = old.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            old.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Raises:
+        ConfigError: the path is a folder, its folder is missing or is a file, or the
+            folder is not writable.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"output {p} is a folder; give a file name, e.g. {p / 'out'}")
+    parent = p.parent
+    if not parent.exists():
+        if any(a.exists() and not a.is_dir() for a in parent.parents):
+            raise ConfigError(f"cannot write {p}: a part of its folder path is a file")
+        raise ConfigError(f"output folder does not exist: {parent}")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {p}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {p}: no permission to write in the folder {parent}")
+    return p
+
+
 class AtomicFile:
     """A temporary file beside ``path`` that replaces ``path`` only on success.
 
-    Use as a context manager; ``.tmp_path`` is where to write.  On an exception the
-    temporary file is removed and ``path`` is left untouched.
+    Use as a context manager; ``.tmp_path`` is where to write.  On an exception
+    (``KeyboardInterrupt`` and the CLI's SIGTERM included) the temporary file is removed and
+    ``path`` is left untouched.  Temporary files of runs that were killed are swept first.
+
+    Raises:
+        ConfigError: ``path`` cannot be written (see :func:`check_output_path`).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if not self.path.parent.exists():
-            raise ConfigError(f"output folder does not exist: {self.path.parent}")
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-        )
+        self.path = check_output_path(path)
+        _sweep_stale(self.path)
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f"{_temp_prefix(self.path)}{os.getpid()}.",
+                suffix=TEMP_SUFFIX,
+                dir=self.path.parent,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot write {self.path}: {exc.strerror}") from None
         os.close(fd)
         self.tmp_path = Path(tmp)
 
     def __enter__(self) -> AtomicFile:
         return self
+
+    def discard(self) -> None:
+        """Remove the temporary file (the output is left as it was)."""
+        self.tmp_path.unlink(missing_ok=True)
 
     def __exit__(
         self,
@@ -167,14 +266,18 @@ class AtomicFile:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            # mkstemp creates 0600; give the result the mode a plain open() would (0666 - umask)
-            umask = os.umask(0)
-            os.umask(umask)
+        if exc_type is not None:
+            self.discard()
+            return
+        # mkstemp creates 0600; give the result the mode a plain open() would (0666 - umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
             os.chmod(self.tmp_path, 0o666 & ~umask)
             os.replace(self.tmp_path, self.path)
-        else:
-            self.tmp_path.unlink(missing_ok=True)
+        except OSError as exc:
+            self.discard()
+            raise ConfigError(f"cannot write {self.path}: {exc.strerror}") from None
 
 
 class AudioWriter:
@@ -188,15 +291,22 @@ class AudioWriter:
 
     def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int) -> None:
         fmt, subtype = output_format(path)
+        check_output_channels(path, channels)
         self._atomic = AtomicFile(path)
-        self._file = sf.SoundFile(
-            str(self._atomic.tmp_path),
-            "w",
-            samplerate=sample_rate,
-            channels=channels,
-            format=fmt,
-            subtype=subtype,
-        )
+        try:
+            self._file = sf.SoundFile(
+                str(self._atomic.tmp_path),
+                "w",
+                samplerate=sample_rate,
+                channels=channels,
+                format=fmt,
+                subtype=subtype,
+            )
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            self._atomic.discard()
+            raise ConfigError(
+                f"cannot write {path} ({channels} ch at {sample_rate} Hz): {exc}"
+            ) from None
         self.num_samples = 0
 
     def write(self, wav: np.ndarray) -> None:

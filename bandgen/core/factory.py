@@ -42,6 +42,16 @@ def make_core(name: str, bitrate_kbps: float, *, sample_rate: int | None = None)
     return _core_class(name).for_bitrate(bitrate_kbps, sample_rate=sample_rate)
 
 
+def core_kbps_range(name: str) -> tuple[float, float]:
+    """The lowest and highest payload rates per channel, kbit/s, the core ``name`` reaches.
+
+    Raises:
+        ConfigError: unknown name.
+    """
+    table = _core_class(name).table
+    return table.min_kbps, table.max_kbps
+
+
 def core_from_params(params: CoreParams) -> CoreCodec:
     """Rebuild a core codec from the params stored in a ``.bgn`` header.
 

@@ -9,6 +9,7 @@ does not import torch models.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -51,18 +52,50 @@ def _factory(name: str) -> type[HighBandCoder]:
     return factory
 
 
+def _options(make: Callable[..., Any], cls: type[HighBandCoder]) -> set[str] | None:
+    """Keyword options ``make`` accepts (following ``**options`` into ``cls``); None: any."""
+    names: set[str] = set()
+    for param in inspect.signature(make).parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            if make is cls:
+                return None
+            inner = _options(cls, cls)
+            if inner is None:
+                return None
+            names |= inner
+        elif param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+            names.add(param.name)
+    return names
+
+
 def _call(
-    name: str, make: Callable[..., HighBandCoder], *args: Any, **kwargs: Any
+    name: str,
+    cls: type[HighBandCoder],
+    make: Callable[..., HighBandCoder],
+    *args: Any,
+    **kwargs: Any,
 ) -> HighBandCoder:
+    accepted = _options(make, cls)
+    unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
+    if unknown:
+        hidden = {"self", "bitrate_kbps", "core_cutoff_hz", "sha256"}
+        takes = ", ".join(sorted(accepted - hidden)) if accepted else "none"
+        raise ConfigError(
+            f"the {name!r} high-band method has no option "
+            f"{', '.join(repr(u) for u in unknown)} (its options: {takes})"
+        )
     try:
         return make(*args, **kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for high-band method {name!r}: {exc}") from None
+    except TypeError:
+        raise ConfigError(
+            f"bad option values for the {name!r} high-band method: {sorted(kwargs)}"
+        ) from None
 
 
 def build(name: str, **config: Any) -> HighBandCoder:
     """Build the high-band coder ``name`` with keyword ``config`` (as from ``coder.config()``)."""
-    return _call(name, _factory(name), **config)
+    factory = _factory(name)
+    return _call(name, factory, factory, **config)
 
 
 def build_for_bitrate(
@@ -70,4 +103,6 @@ def build_for_bitrate(
 ) -> HighBandCoder:
     """Build the coder ``name`` for a total rate per channel (see ``HighBandCoder.for_bitrate``)."""
     factory = _factory(name)
-    return _call(name, factory.for_bitrate, bitrate_kbps, core_cutoff_hz=core_cutoff_hz, **options)
+    return _call(
+        name, factory, factory.for_bitrate, bitrate_kbps, core_cutoff_hz=core_cutoff_hz, **options
+    )

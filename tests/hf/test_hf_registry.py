@@ -23,8 +23,10 @@ def test_none_is_registered_and_rebuilds_from_config() -> None:
 def test_unknown_method_and_bad_options() -> None:
     with pytest.raises(ConfigError, match="unknown high-band method 'nope'"):
         registry.build("nope")
-    with pytest.raises(ConfigError, match="bad parameters"):
+    with pytest.raises(ConfigError, match=r"no option 'colour' \(its options: frame_length\)"):
         registry.build("none", colour="red")
+    with pytest.raises(ConfigError, match="bad option values"):
+        registry.build("sbr", mode_kbps=[12])  # unhashable: a TypeError inside, no traceback
 
 
 def test_none_passes_core_through_and_sends_nothing(rng: np.random.Generator) -> None:
