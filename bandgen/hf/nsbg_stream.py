@@ -46,13 +46,23 @@ Unpack = Callable[[bytes, int], np.ndarray]
 
 
 def _generator_past(cfg: NSBGConfig, *, decoder: bool) -> int:
-    """Upper bound on how far back (sub-band samples) the SEANet generator looks.
+    """Upper bound on how far back (sub-band samples) the generator looks.
+
+    The patch generator states its reach (:attr:`PatchEnvelopeGenerator.past`, from its
+    layers); the envelope encoder adds its own reach (:attr:`EnvelopeEncoder.past_frames`
+    frames plus one frame for the hop-rate layers before its downsampling). For SEANet:
 
     Counts every causal conv's left reach at its input rate: ``conv_in``, the residual units
     (kernel 3, ``dilations``) and strided convs (kernel ``2 s``) of the encoder half, the
     bottleneck convs, and, with ``decoder``, the transposed convs, residual units, ``conv_out``
     and the band-edge notch.
     """
+    if cfg.generator == "patch":
+        from bandgen.nn.patch_envelope import EnvelopeEncoder, PatchEnvelopeGenerator
+
+        past = PatchEnvelopeGenerator(k_c=cfg.k_c, k_h=cfg.k_h, channels=1).past
+        encoder = (EnvelopeEncoder.past_frames + 1) * cfg.n_fft // cfg.num_bands
+        return past if decoder else past + encoder
     reach_k = cfg.kernel_size - 1
     units = 2 * sum(cfg.dilations)
     rate, past = 1, reach_k
@@ -90,6 +100,8 @@ class StreamGeometry:
         dec = 3 * self.pqmf_half + bands * _generator_past(cfg, decoder=True)
         self.decoder_context = self._frames(dec)
         spec_frames = 6 + (2 if cfg.causal_pool else 1) + 4 * sum(cfg.encoder_blocks)
+        if cfg.generator == "patch":
+            spec_frames = 0  # the envelope encoder's reach is in _generator_past
         enc = spec_frames * self.frame + bands * _generator_past(cfg, decoder=False)
         self.encoder_context = self._frames(enc + self.pqmf_half)
         self.encoder_ahead = 0 if cfg.causal_pool else 1
@@ -182,32 +194,28 @@ class NsbgStreamEncoder(HighBandEncoder):
         # the last frame has no next frame to look at (offline, the max-pool pads it away)
         end = b if final else b + geo.encoder_ahead * geo.frame
         core = self._core.get(w0, end + geo.core_ahead)
-        orig = self._orig.get(w0, end)
+        orig = self._orig.get(w0, end + geo.core_ahead)
         # offline zero-pads the end to whole frames: so do the windows, past the shorter input
         length = min(self._orig.end, self._core.end)
         core[max(length - w0, 0) :] = 0.0
         orig[max(length - w0, 0) :] = 0.0
         with torch.inference_mode():
-            codes = _encode_window(self._model, _tensor(orig), _tensor(core), self._n_q)
+            codes = _encode_window(self._model, _tensor(orig), _tensor(core), self._n_q, end - w0)
         first = (a - w0) // geo.frame
         count = (b - a) // geo.frame
         frames = codes[0, :, first : first + count].numpy()
         return [self._pack(frames[:, i]) for i in range(count)]
 
 
-def _encode_window(model: NSBG, orig: Tensor, core: Tensor, n_q: int) -> Tensor:
-    """Codes ``[1, n_q, N]`` of a window; ``core`` runs ``core_ahead`` past ``orig``'s end."""
-    import torch.nn.functional as F
-
+def _encode_window(model: NSBG, orig: Tensor, core: Tensor, n_q: int, length: int) -> Tensor:
+    """Codes ``[1, n_q, N]`` of a window of ``length`` samples; ``orig`` and ``core`` run
+    ``core_ahead`` past it (the PQMF analysis of its last sub-band samples looks ahead)."""
     cfg = model.config
-    frames = -(-orig.shape[-1] // cfg.n_fft)
-    length = frames * cfg.n_fft
-    orig = F.pad(orig, (0, length - orig.shape[-1]))
-    bands = model.pqmf.analysis(core)[:, : cfg.k_c, : length // cfg.num_bands]
-    embedding = model.generator.embed(bands)
+    frames = -(-length // cfg.n_fft)
+    bands = model.pqmf.analysis(core)[:, : cfg.k_c, : frames * cfg.n_fft // cfg.num_bands]
     if model.quantizer is None:
         raise RuntimeError("the blind variant has no side information to encode")
-    return model.quantizer.encode(model._latents(orig, embedding.h), n_q)
+    return model.quantizer.encode(model.latents(orig, model.embed(bands)), n_q)
 
 
 class NsbgStreamDecoder(HighBandDecoder):
@@ -276,7 +284,7 @@ class NsbgStreamDecoder(HighBandDecoder):
                 self._history.popleft()
             codes = torch.from_numpy(np.stack(list(self._history), axis=1))[None]
         with torch.inference_mode():
-            wav = _decode_window(self._model, _tensor(core), codes, b - w0)
+            wav = _decode_window(self._model, _tensor(core), codes, b - w0, w0)
         # output [emitted, b - P) is settled; the final step gives the rest of the signal
         lo = self._emitted
         hi = max(self._core.end if final else b - geo.pqmf_half, lo)
@@ -284,14 +292,16 @@ class NsbgStreamDecoder(HighBandDecoder):
         return wav[0, 0, lo - w0 : hi - w0].numpy().astype(np.float32)
 
 
-def _decode_window(model: NSBG, core: Tensor, codes: Tensor | None, length: int) -> Tensor:
-    """Full-band output ``[1, 1, length]`` of a window whose core runs ``core_ahead`` past it."""
+def _decode_window(
+    model: NSBG, core: Tensor, codes: Tensor | None, length: int, start: int
+) -> Tensor:
+    """Full-band output ``[1, 1, length]`` of a window that starts at sample ``start`` of the
+    stream and whose core runs ``core_ahead`` past it."""
     from bandgen.dsp.pqmf import fill_bands
 
     cfg = model.config
     all_bands = model.pqmf.analysis(core)[..., : length // cfg.num_bands]
     core_bands = all_bands[:, : cfg.k_c]
-    embedding = model.generator.embed(core_bands)
     z_q = None if codes is None or model.quantizer is None else model.quantizer.decode(codes)
-    high = model.generator.generate(embedding, z_q)
+    high = model.generate(model.embed(core_bands), z_q, offset=start // cfg.num_bands)
     return model.pqmf.synthesis(fill_bands([core_bands, high], cfg.num_bands))

@@ -14,7 +14,10 @@ from typing import Any
 
 from bandgen.errors import ConfigError
 
-__all__ = ["NSBGConfig"]
+__all__ = ["GENERATORS", "NSBGConfig"]
+
+GENERATORS = ("seanet", "patch")
+"""Band generators of :class:`NSBGConfig` (``generator``)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ class NSBGConfig:
         edge_notch: taps of the :class:`~bandgen.nn.edge_notch.BandEdgeNotch` on the generated
             sub-bands (0: none, as the paper). Not in the paper; parameter-free, so weights
             trained without it load with it.
+        generator: ``seanet`` (the paper's multi-band SEANet with the 2-D ResNet side-info
+            encoder) or ``patch`` (:mod:`bandgen.nn.patch_envelope`: patched core bands
+            shaped by learned gains and noise, with the envelope side-info encoder; not in the
+            paper, trains within CPU hours). ``channels``, ``strides``, ``dilations``,
+            ``kernel_size``, ``encoder_*``, ``patch_dim`` and ``edge_notch`` are SEANet's.
+        patch_channels: width of the patch generator's and envelope encoder's nets.
+        latent_dim: side-info latent size per frame of the envelope encoder (patch only).
     """
 
     k_c: int = 5
@@ -69,6 +79,9 @@ class NSBGConfig:
     quantizer_dropout: float = 0.5
     blind: bool = False
     edge_notch: int = 0
+    generator: str = "seanet"
+    patch_channels: int = 64
+    latent_dim: int = 64
 
     def __post_init__(self) -> None:
         if not 0 < self.k_c <= self.k_h < self.num_bands:
@@ -85,6 +98,14 @@ class NSBGConfig:
             )
         if len(self.encoder_widths) != len(self.encoder_blocks):
             raise ConfigError("encoder_widths and encoder_blocks must have the same length")
+        if self.generator not in GENERATORS:
+            raise ConfigError(
+                f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}"
+            )
+        if self.generator == "patch" and self.k_c < 5:
+            raise ConfigError(
+                f"the patch generator copies core bands 1..4: k_c must be >= 5, got {self.k_c}"
+            )
         if not self.blind and self.n_q < 1:
             raise ConfigError(f"n_q must be >= 1 unless blind, got {self.n_q}")
 
@@ -155,6 +176,21 @@ class NSBGConfig:
         return dataclasses.replace(
             cls.paper_16k(), channels=16, encoder_widths=(16, 32, 64, 128), edge_notch=64
         )
+
+    @classmethod
+    def cpu_patch_12k(cls) -> NSBGConfig:
+        """CPU size, 12 kbps, patch generator (bands 5..14, 11 stages of 10 bit)."""
+        return dataclasses.replace(cls.paper_12k(), generator="patch")
+
+    @classmethod
+    def cpu_patch_16k(cls) -> NSBGConfig:
+        """CPU size, 16 kbps, patch generator, full band: bands 5..21 (to 16.5 kHz), 13 stages."""
+        return dataclasses.replace(cls.paper_16k(), k_h=21, generator="patch")
+
+    @classmethod
+    def cpu_patch_24k(cls) -> NSBGConfig:
+        """CPU size, 24 kbps, patch generator, full band: bands 5..26 (to 20.25 kHz), 16 stages."""
+        return dataclasses.replace(cls.paper_16k(), k_h=26, n_q=16, generator="patch")
 
     @classmethod
     def debug(cls) -> NSBGConfig:

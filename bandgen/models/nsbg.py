@@ -31,12 +31,25 @@ from torch import Tensor, nn
 
 from bandgen.dsp.pqmf import PQMF, fill_bands
 from bandgen.dsp.stft import sbg_bins, sbg_log_power
+from bandgen.errors import ConfigError
 from bandgen.models.config import NSBGConfig
+from bandgen.nn.patch_envelope import (
+    EnvelopeEncoder,
+    PatchEmbedding,
+    PatchEnvelopeGenerator,
+    band_flatness,
+)
 from bandgen.nn.resnet2d import ResNet2dEncoder
 from bandgen.nn.seanet import CoreEmbedding, SEANetGenerator
 from bandgen.quantization.rvq import ResidualVectorQuantizer
 
 __all__ = ["NSBG", "NSBGOutput"]
+
+PATCH_HOP = 8
+"""Sub-band samples per parameter step of the patch generator (256 samples, 5.3 ms)."""
+
+Embedding = CoreEmbedding | PatchEmbedding
+"""The generator's core features: SEANet's skips and bottleneck, or the patch features."""
 
 
 @dataclass
@@ -79,9 +92,16 @@ class NSBG(nn.Module):
         hop = cfg.num_bands
         for s in cfg.strides:
             hop *= s
-        latent_dim = None
-        self.encoder: ResNet2dEncoder | None = None
+        self.encoder: ResNet2dEncoder | EnvelopeEncoder | None = None
         self.quantizer: ResidualVectorQuantizer | None = None
+        self.generator: SEANetGenerator | PatchEnvelopeGenerator
+        if cfg.generator == "patch":
+            self._build_patch(cfg, hop)
+        else:
+            self._build_seanet(cfg, hop)
+
+    def _build_seanet(self, cfg: NSBGConfig, hop: int) -> None:
+        latent_dim = None
         if not cfg.blind:
             self.encoder = ResNet2dEncoder(
                 num_bins=cfg.num_bins,
@@ -93,13 +113,7 @@ class NSBG(nn.Module):
                 causal_pool=cfg.causal_pool,
             )
             latent_dim = self.encoder.out_dim
-            self.quantizer = ResidualVectorQuantizer(
-                latent_dim,
-                cfg.n_q,
-                codebook_size=cfg.codebook_size,
-                codebook_dim=cfg.codebook_dim,
-                quantizer_dropout=cfg.quantizer_dropout,
-            )
+            self.quantizer = self._quantizer(cfg, latent_dim)
         self.generator = SEANetGenerator(
             in_bands=cfg.k_c,
             out_bands=cfg.num_generated,
@@ -109,6 +123,41 @@ class NSBG(nn.Module):
             kernel_size=cfg.kernel_size,
             cond_dim=latent_dim,
             edge_notch=cfg.edge_notch,
+        )
+
+    def _build_patch(self, cfg: NSBGConfig, hop: int) -> None:
+        frame_hops = cfg.n_fft // (cfg.num_bands * PATCH_HOP)
+        if cfg.n_fft % (cfg.num_bands * PATCH_HOP):
+            raise ConfigError(f"n_fft must be a multiple of {cfg.num_bands * PATCH_HOP}")
+        latent_dim = None
+        if not cfg.blind:
+            self.encoder = EnvelopeEncoder(
+                num_bands=cfg.num_generated,
+                cond_channels=cfg.patch_channels,
+                channels=cfg.patch_channels,
+                latent_dim=cfg.latent_dim,
+                hop=PATCH_HOP,
+                frame_hops=frame_hops,
+            )
+            latent_dim = cfg.latent_dim
+            self.quantizer = self._quantizer(cfg, latent_dim)
+        self.generator = PatchEnvelopeGenerator(
+            k_c=cfg.k_c,
+            k_h=cfg.k_h,
+            channels=cfg.patch_channels,
+            cond_dim=latent_dim,
+            hop=PATCH_HOP,
+            frame_hops=frame_hops,
+        )
+
+    @staticmethod
+    def _quantizer(cfg: NSBGConfig, latent_dim: int) -> ResidualVectorQuantizer:
+        return ResidualVectorQuantizer(
+            latent_dim,
+            cfg.n_q,
+            codebook_size=cfg.codebook_size,
+            codebook_dim=cfg.codebook_dim,
+            quantizer_dropout=cfg.quantizer_dropout,
         )
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -127,19 +176,44 @@ class NSBG(nn.Module):
                 f"{tuple(target_wav48.shape)}; pass sample-aligned clips of equal length"
             )
 
-    def _core(self, core_wav48: Tensor) -> tuple[Tensor, CoreEmbedding]:
+    def _core(self, core_wav48: Tensor) -> tuple[Tensor, Embedding]:
         """Core sub-bands ``[B, k_c, T_pad / 32]`` of the padded core and their embedding."""
         core_bands = self.pqmf.analysis(core_wav48)[:, : self.config.k_c]
-        return core_bands, self.generator.embed(core_bands)
+        return core_bands, self.embed(core_bands)
 
-    def _latents(self, target_wav48: Tensor, h: Tensor) -> Tensor:
-        """SBG encoder: padded target ``[B, 1, T_pad]``, ``h`` -> ``latents [B, D, N]`` (§3.1)."""
+    def embed(self, core_bands: Tensor) -> Embedding:
+        """The generator's core features (``.h`` conditions the side-info encoder, §3.3)."""
+        return self.generator.embed(core_bands)
+
+    def latents(self, target_wav48: Tensor, embedding: Embedding) -> Tensor:
+        """Side-info encoder: padded target ``[B, 1, T']`` and the core embedding -> ``latents
+        [B, D, N]`` (§3.1). ``N`` is the embedding's frame count; the target may run past it
+        (a stream's look-ahead for the PQMF analysis)."""
+        cfg = self.config
         if self.encoder is None:
             raise RuntimeError("the blind variant has no SBG encoder")
-        spec = sbg_log_power(target_wav48, n_fft=self.config.n_fft)
-        per_band = self.config.n_fft // (2 * self.config.num_bands)
-        spec = spec[:, sbg_bins(self.config.k_c, self.config.k_h, bins_per_band=per_band)]
-        return self.encoder(spec[:, None], h)
+        frames = embedding.h.shape[-1] * cfg.num_bands * self.generator.hop_length // cfg.n_fft
+        per_band = cfg.n_fft // (2 * cfg.num_bands)
+        if isinstance(self.encoder, EnvelopeEncoder):
+            bands = self.pqmf.analysis(target_wav48)[:, cfg.k_c : cfg.k_h + 1]
+            bands = bands[..., : frames * cfg.n_fft // cfg.num_bands]
+            power = sbg_log_power(
+                target_wav48[..., : frames * cfg.n_fft], n_fft=cfg.n_fft, normalize=False
+            )
+            flatness = band_flatness(10 ** (power / 10), cfg.k_c, cfg.k_h, per_band)
+            return self.encoder(bands, flatness, embedding.h)
+        spec = sbg_log_power(target_wav48[..., : frames * cfg.n_fft], n_fft=cfg.n_fft)
+        spec = spec[:, sbg_bins(cfg.k_c, cfg.k_h, bins_per_band=per_band)]
+        return self.encoder(spec[:, None], embedding.h)
+
+    def generate(self, embedding: Embedding, z_q: Tensor | None, offset: int = 0) -> Tensor:
+        """Generated bands ``[B, k_h - k_c + 1, T / 32]``; ``offset``: absolute sub-band time of
+        the first sample (the patch generator's noise depends on it; SEANet ignores it)."""
+        if isinstance(self.generator, PatchEnvelopeGenerator):
+            assert isinstance(embedding, PatchEmbedding)
+            return self.generator.generate(embedding, z_q, offset)
+        assert isinstance(embedding, CoreEmbedding)
+        return self.generator.generate(embedding, z_q)
 
     def _synthesize(self, core_bands: Tensor, high_bands: Tensor, length: int) -> Tensor:
         """PQMF synthesis of ``[core ; high ; zeros]`` cropped to ``[B, 1, length]``."""
@@ -182,10 +256,13 @@ class NSBG(nn.Module):
             codes = self._empty_codes(core.shape[0], frames, core.device)
             commitment, codebook = zero, zero
         else:
-            quantized = self.quantizer(self._latents(target, embedding.h), n_q)
+            quantized = self.quantizer(self.latents(target, embedding), n_q)
             z_q, codes = quantized.z_q, quantized.codes
             commitment, codebook = quantized.commitment_loss, quantized.codebook_loss
-        bands_hat = self.generator.generate(embedding, z_q)
+        offset = 0
+        if self.training and isinstance(self.generator, PatchEnvelopeGenerator):
+            offset = self.generator.random_offset()
+        bands_hat = self.generate(embedding, z_q, offset)
         target_bands = self.pqmf.analysis(target)[:, self.config.k_c : self.config.k_h + 1]
         return NSBGOutput(
             y_hat=self._synthesize(core_bands.detach(), bands_hat, length),
@@ -213,7 +290,7 @@ class NSBG(nn.Module):
                 core.shape[0], core.shape[-1] // self.config.n_fft, core.device
             )
         _, embedding = self._core(core)
-        return self.quantizer.encode(self._latents(target, embedding.h), n_q)
+        return self.quantizer.encode(self.latents(target, embedding), n_q)
 
     def decode(self, core_wav48: Tensor, codes: Tensor | None = None) -> Tensor:
         """Regenerate the high band: ``core_wav48 [B, 1, T]``, ``codes [B, K, N] -> [B, 1, T]``.
@@ -230,5 +307,5 @@ class NSBG(nn.Module):
                 got = None if codes is None else tuple(codes.shape)
                 raise ValueError(f"codes must be [{core.shape[0]}, K, {frames}], got {got}")
             z_q = self.quantizer.decode(codes)
-        bands_hat = self.generator.generate(embedding, z_q)
+        bands_hat = self.generate(embedding, z_q)
         return self._synthesize(core_bands, bands_hat, length)

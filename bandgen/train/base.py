@@ -285,6 +285,9 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         """
         sched = self.recipe.schedule
         until = sched.steps if until is None else min(until, sched.steps)
+        deadline = (
+            math.inf if sched.max_minutes is None else time.monotonic() + 60 * sched.max_minutes
+        )
         self.logger.start(self.step, until)
         while self.step < until:
             epoch, pos = divmod(self.step, self.steps_per_epoch)
@@ -299,6 +302,8 @@ class BaseTrainer(ABC, Generic[RecipeT]):
                     self.run_validation()
                 if self.step % sched.ckpt_every == 0 or self._checkpoint_due():
                     self.save()
+                if time.monotonic() >= deadline:
+                    until = self.step  # out of time: checkpoint below and stop
                 if self.step >= until:
                     break
         if self.step % sched.ckpt_every:

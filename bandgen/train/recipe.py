@@ -47,7 +47,16 @@ __all__ = [
 CORE_KBPS: dict[str, float] = {"12k": 8.6, "16k": 12.1}
 """AAC-LC core payload per mode, kbit/s (n-SBG paper table, HP §1.6)."""
 
-_PRESETS = ("paper_12k", "paper_16k", "cpu_12k", "cpu_16k", "debug")
+_PRESETS = (
+    "paper_12k",
+    "paper_16k",
+    "cpu_12k",
+    "cpu_16k",
+    "cpu_patch_12k",
+    "cpu_patch_16k",
+    "cpu_patch_24k",
+    "debug",
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ class ScheduleConfig:
             names match (a tensor whose shape differs is copied in its overlapping part, e.g.
             one more generated band or RVQ stage); optimiser state and step start afresh.
             Relative to the working directory, like every path of a recipe.
+        max_minutes: stop (with a checkpoint) after this much wall time in one ``fit`` call
+            (``None``: no limit); equal-time A/B runs and session-bound CPU training use it.
     """
 
     steps: int = 1_000_000
@@ -131,6 +142,7 @@ class ScheduleConfig:
     ckpt_every: int = 1_000
     seed: int = 0
     init_from: str | None = None
+    max_minutes: float | None = None
 
 
 @dataclass(frozen=True)

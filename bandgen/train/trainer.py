@@ -30,7 +30,7 @@ from bandgen.losses.adversarial import (
 )
 from bandgen.losses.mel import MultiScaleMelLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
-from bandgen.models.nsbg import NSBG
+from bandgen.models.nsbg import NSBG, NSBGOutput
 from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
 from bandgen.train.recipe import Recipe
 from bandgen.train.validate import ValClip, validate
@@ -96,6 +96,9 @@ class Trainer(BaseTrainer[Recipe]):
         self.g_model.train()
         self.d_model.train()
 
+        if w.adv == 0 and w.fm == 0:
+            return self._reconstruction_step(core, target)
+
         # G step: D is frozen (no weight gradients to compute) and does not all-reduce
         no_sync = self.d_model.no_sync if self.world_size > 1 else nullcontext
         self.discriminator.requires_grad_(False)
@@ -105,19 +108,10 @@ class Trainer(BaseTrainer[Recipe]):
                 real_fmaps = self.d_model(out.y).fmaps
             d_fake = self.d_model(out.y_hat)
             fake_logits, fake_fmaps = d_fake.logits, d_fake.fmaps
-            loss_mel = self.mel_loss(out.y_hat, out.y)
             loss_adv = hinge_generator_loss(fake_logits)
             loss_fm = feature_matching_loss(real_fmaps, fake_fmaps)
-            loss_g = (
-                w.mel * loss_mel
-                + w.fm * loss_fm
-                + w.adv * loss_adv
-                + w.commit * out.commitment_loss
-                + w.codebook * out.codebook_loss
-            )
-            psy = {f"g/{n}": loss(out.y_hat, out.y) for n, loss in self.psy_losses.items()}
-            for name, value in psy.items():
-                loss_g = loss_g + getattr(w, name[2:]) * value
+            loss_g, terms = self._spectral_loss(out)
+            loss_g = loss_g + w.fm * loss_fm + w.adv * loss_adv
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         self.discriminator.requires_grad_(True)
@@ -134,18 +128,40 @@ class Trainer(BaseTrainer[Recipe]):
         self.opt_d.step()
         self.sched_d.step()
 
-        losses = {
-            "g/total": loss_g,
-            "g/mel": loss_mel,
-            "g/fm": loss_fm,
-            "g/adv": loss_adv,
-            "g/commit": out.commitment_loss,
-            "g/codebook": out.codebook_loss,
-            "d/hinge": loss_d,
-            **psy,
-        }
+        losses = {"g/total": loss_g, "g/fm": loss_fm, "g/adv": loss_adv, "d/hinge": loss_d, **terms}
         values = {k: float(v.detach()) for k, v in losses.items()}
         values.update({"grad_norm/g": grad_g, "grad_norm/d": grad_d})
+        return values
+
+    def _spectral_loss(self, out: NSBGOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted mel, RVQ and psychoacoustic terms (everything but the discriminator's)."""
+        w = self.recipe.loss
+        terms = {
+            "g/mel": self.mel_loss(out.y_hat, out.y),
+            "g/commit": out.commitment_loss,
+            "g/codebook": out.codebook_loss,
+        }
+        terms.update({f"g/{n}": loss(out.y_hat, out.y) for n, loss in self.psy_losses.items()})
+        total = w.mel * terms["g/mel"] + w.commit * out.commitment_loss
+        total = total + w.codebook * out.codebook_loss
+        for name, value in terms.items():
+            if name[2:] in self.psy_losses:
+                total = total + getattr(w, name[2:]) * value
+        return total, terms
+
+    def _reconstruction_step(self, core: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """A generator-only step (adversarial and feature-matching weights both 0): the
+        spectral-loss phase that precedes the GAN phase; the discriminator is not run."""
+        out = self.g_model(core, target)
+        loss_g, terms = self._spectral_loss(out)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        grad_g = clip_grad_norm(self.generator, self.recipe.optim.grad_clip_g)
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()  # both schedules stay in step for a later GAN phase
+        values = {k: float(v.detach()) for k, v in {"g/total": loss_g, **terms}.items()}
+        values["grad_norm/g"] = grad_g
         return values
 
     def _lr(self) -> float:

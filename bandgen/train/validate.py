@@ -57,12 +57,25 @@ class ValResult:
 
 
 def _clips_from_items(
-    cache_dir: Path, items: list[CacheItem], max_clips: int, seconds: float | None
+    cache_dir: Path,
+    items: list[CacheItem],
+    max_clips: int,
+    seconds: float | None,
+    *,
+    from_middle: bool = False,
 ) -> list[ValClip]:
+    """The first ``seconds`` of each item, or with ``from_middle`` a window starting a quarter
+    into it (past intros and fade-ins) when the item is long enough."""
     clips = []
     for item in items[:max_clips]:
+        start = 0
         stop = None if seconds is None else int(seconds * SAMPLE_RATE)
-        wav, _ = sf.read(str(cache_dir / item.path), stop=stop, dtype="float32", always_2d=True)
+        if from_middle and stop is not None:
+            start = max(0, min(item.num_samples // 4, item.num_samples - stop))
+            stop += start
+        wav, _ = sf.read(
+            str(cache_dir / item.path), start=start, stop=stop, dtype="float32", always_2d=True
+        )
         pair = torch.from_numpy(np.ascontiguousarray(wav.T))
         clips.append(ValClip(Path(item.path).stem, pair[0:1][None], pair[1:2][None]))
     return clips
@@ -80,14 +93,28 @@ def load_dev_clips(
     """Core-coded validation clips: the dev folder (coded into ``cache_root/dev`` on first use),
     or the ``valid`` split of the training cache when ``dev_dir`` is ``None``."""
     if dev_dir is None:
-        items = read_index(train_cache, "valid")
-        return _clips_from_items(train_cache, items, max_clips, seconds)
+        items = _interleave_categories(read_index(train_cache, "valid"))
+        return _clips_from_items(train_cache, items, max_clips, seconds, from_middle=True)
     dev_root = Path(cache_root) / "dev"
     dev_cache = cache_dir_for(dev_root, core)
     if not (dev_cache / "index.jsonl").exists():
         entries = scan_corpus(dev_dir, valid_fraction=0.0)
         build_cache(dev_dir, entries[:max_clips], dev_root, core)
     return _clips_from_items(dev_cache, read_index(dev_cache), max_clips, seconds)
+
+
+def _interleave_categories(items: list[CacheItem]) -> list[CacheItem]:
+    """Items reordered round-robin over their categories (speech, music, sound, ...), longest
+    first within each, so that the first few clips of a validation split cover every kind of
+    audio even when one kind has many more (short) files."""
+    groups: dict[str, list[CacheItem]] = {}
+    for item in items:
+        groups.setdefault(item.entry.category, []).append(item)
+    ordered = [sorted(g, key=lambda i: (-i.num_samples, i.path)) for _, g in sorted(groups.items())]
+    out = []
+    for rank in range(max((len(g) for g in ordered), default=0)):
+        out += [g[rank] for g in ordered if rank < len(g)]
+    return out
 
 
 @torch.no_grad()

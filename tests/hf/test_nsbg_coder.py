@@ -26,10 +26,24 @@ from bandgen.pretrained import registry as pretrained
 from bandgen.train.checkpoint import export_weights
 
 
-def _export(path: Path, *, seed: int = 0, blind: bool = False, edge_notch: int = 0) -> Path:
+def _export(
+    path: Path,
+    *,
+    seed: int = 0,
+    blind: bool = False,
+    edge_notch: int = 0,
+    generator: str = "seanet",
+) -> Path:
     torch.manual_seed(seed)
     config = NSBGConfig.from_dict(
-        {**NSBGConfig.debug().to_dict(), "blind": blind, "edge_notch": edge_notch}
+        {
+            **NSBGConfig.debug().to_dict(),
+            "blind": blind,
+            "edge_notch": edge_notch,
+            "generator": generator,
+            "patch_channels": 8,
+            "latent_dim": 8,
+        }
     )
     info = {"model": "nsbg", "config": config.to_dict(), "bitrate_kbps": 12}
     export_weights(path, NSBG(config), info)
@@ -45,6 +59,12 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def notched_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model with a 40-tap band-edge notch (its reach enters the stream context)."""
     return _export(tmp_path_factory.mktemp("nsbg") / "notched.safetensors", edge_notch=40)
+
+
+@pytest.fixture(scope="module")
+def patch_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with the patch generator and envelope encoder."""
+    return _export(tmp_path_factory.mktemp("nsbg") / "patch.safetensors", generator="patch")
 
 
 def _signal(length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +109,7 @@ def test_bad_payload_lengths_are_refused(weights: Path) -> None:
         coder.decode(core, payloads[:2])
 
 
-@pytest.mark.parametrize("which", ["weights", "notched_weights"])
+@pytest.mark.parametrize("which", ["weights", "notched_weights", "patch_weights"])
 def test_streaming_equals_offline(which: str, request: pytest.FixtureRequest) -> None:
     weights = request.getfixturevalue(which)
     coder = NsbgCoder(weights=str(weights), chunk_frames=3)
@@ -118,7 +138,7 @@ def test_streaming_equals_offline(which: str, request: pytest.FixtureRequest) ->
     np.testing.assert_allclose(coder.decode(core, offline), reference, atol=2e-5)
 
 
-@pytest.mark.parametrize("which", ["weights", "notched_weights"])
+@pytest.mark.parametrize("which", ["weights", "notched_weights", "patch_weights"])
 def test_stream_context_covers_the_receptive_field(
     which: str, request: pytest.FixtureRequest
 ) -> None:
@@ -137,12 +157,12 @@ def test_stream_context_covers_the_receptive_field(
         assert reach + 3 * 240 <= geo.decoder_context
         spec_poke = wav.clone()
         spec_poke[..., 5120] += 1.0  # mid-frame 2: the Hann window is 0 at its start
-        h = model._core(model._pad(core, "core"))[1].h
-        diff = (model._latents(spec_poke, h) - model._latents(wav, h)).abs()[0].sum(0)
+        emb = model._core(model._pad(core, "core"))[1]
+        diff = (model.latents(spec_poke, emb) - model.latents(wav, emb)).abs()[0].sum(0)
         frames = int(torch.nonzero(diff).max()) - 2
         assert frames > 0 and frames * 2048 <= geo.encoder_context
-        h_poked = model._core(model._pad(poked, "core"))[1].h
-        diff = (model._latents(wav, h_poked) - model._latents(wav, h)).abs()[0].sum(0)
+        emb_poked = model._core(model._pad(poked, "core"))[1]
+        diff = (model.latents(wav, emb_poked) - model.latents(wav, emb)).abs()[0].sum(0)
         frames = int(torch.nonzero(diff).max()) - 2
         assert frames > 0 and frames * 2048 + 240 <= geo.encoder_context
 

@@ -40,6 +40,13 @@ def test_presets() -> None:
         NSBGConfig.from_dict({"k_c": 5, "bogus": 1})
     with pytest.raises(ConfigError):
         NSBGConfig(k_c=6, k_h=5)
+    with pytest.raises(ConfigError, match="generator"):
+        NSBGConfig(generator="wavenet")
+    with pytest.raises(ConfigError, match="k_c must be >= 5"):
+        NSBGConfig(generator="patch", k_c=4)
+    full16, full24 = NSBGConfig.cpu_patch_16k(), NSBGConfig.cpu_patch_24k()
+    assert (full16.k_h + 1) * 750 >= 16_000 and (full24.k_h + 1) * 750 >= 20_000
+    assert NSBGConfig.from_dict(full24.to_dict()) == full24
 
 
 @pytest.mark.parametrize(("k_h", "generated", "n_q"), [(14, 10, 3), (15, 11, 4)])
@@ -62,9 +69,14 @@ def test_target_is_band_limited_reference() -> None:
     torch.testing.assert_close(out.y, expected, atol=1e-6, rtol=0)
 
 
+PATCH = {"generator": "patch", "patch_channels": 8, "latent_dim": 8}
+"""Overrides that give the debug model the patch generator and envelope encoder."""
+
+
 @pytest.mark.parametrize("n_q", [None, 1])
-def test_eval_forward_equals_decode_encode(n_q: int | None) -> None:
-    model = _model().eval()
+@pytest.mark.parametrize("generator", ["seanet", "patch"])
+def test_eval_forward_equals_decode_encode(n_q: int | None, generator: str) -> None:
+    model = _model(**(PATCH if generator == "patch" else {})).eval()
     core, target = _clips()
     with torch.no_grad():
         out = model(core, target, n_q=n_q)
@@ -74,8 +86,9 @@ def test_eval_forward_equals_decode_encode(n_q: int | None) -> None:
     torch.testing.assert_close(wav, out.y_hat, atol=1e-5, rtol=1e-4)
 
 
-def test_gradients_reach_every_parameter() -> None:
-    model = _model().train()
+@pytest.mark.parametrize("generator", ["seanet", "patch"])
+def test_gradients_reach_every_parameter(generator: str) -> None:
+    model = _model(**(PATCH if generator == "patch" else {})).train()
     core, target = _clips()
     out = model(core, target)
     out.y_hat.square().mean().backward(retain_graph=True)
@@ -90,13 +103,14 @@ def test_gradients_reach_every_parameter() -> None:
         assert model.get_parameter(name).grad is not None, name
 
 
-def test_model_latency_is_one_frame_plus_pqmf() -> None:
+@pytest.mark.parametrize("generator", ["seanet", "patch"])
+def test_model_latency_is_one_frame_plus_pqmf(generator: str) -> None:
     """Changing both inputs from a frame boundary on leaves y_hat unchanged up to one frame + PQMF.
 
     The SBG encoder of frame n is conditioned on the generator's bottleneck, whose core PQMF
     analysis looks 240 samples ahead, so the side info of the previous frame may change too.
     """
-    model = _model().eval()
+    model = _model(**(PATCH if generator == "patch" else {})).eval()
     core, target = _clips(batch=1, length=5 * 2048)
     t0 = 3 * 2048
     core2, target2 = core.clone(), target.clone()
@@ -108,8 +122,9 @@ def test_model_latency_is_one_frame_plus_pqmf() -> None:
     torch.testing.assert_close(y2[..., :keep], y[..., :keep], atol=1e-6, rtol=0)
 
 
-def test_blind_variant_has_no_side_info() -> None:
-    model = _model(blind=True).eval()
+@pytest.mark.parametrize("generator", ["seanet", "patch"])
+def test_blind_variant_has_no_side_info(generator: str) -> None:
+    model = _model(blind=True, **(PATCH if generator == "patch" else {})).eval()
     assert model.encoder is None and model.quantizer is None and model.side_info_kbps == 0.0
     assert not any("film" in name for name, _ in model.named_parameters())
     core, target = _clips()

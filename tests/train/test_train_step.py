@@ -100,3 +100,31 @@ def test_warm_start_refuses_a_file_that_is_not_a_checkpoint(
     schedule = dataclasses.replace(debug_recipe.schedule, init_from=str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no checkpoint to warm-start from"):
         Trainer(dataclasses.replace(debug_recipe, schedule=schedule), tmp_path / "a")
+
+
+def test_reconstruction_phase_skips_the_discriminator(debug_recipe: Recipe, tmp_path: Path) -> None:
+    """adv = fm = 0: a generator-only step (the patch generator's first phase); D is untouched."""
+    model = dataclasses.replace(
+        debug_recipe.model, generator="patch", patch_channels=8, latent_dim=8
+    )
+    loss = dataclasses.replace(debug_recipe.loss, adv=0.0, fm=0.0)
+    recipe = dataclasses.replace(debug_recipe, model=model, loss=loss)
+    trainer = Trainer(recipe, tmp_path, progress=False)
+    g0, d0 = _params(trainer.generator), _params(trainer.discriminator)
+    losses = trainer.train_step(next(iter(trainer._loader(0, 0))))
+    assert "d/hinge" not in losses and losses["g/mel"] > 0
+    assert all(math.isfinite(v) for v in losses.values()), losses
+    g1, d1 = _params(trainer.generator), _params(trainer.discriminator)
+    assert sum(not torch.equal(g0[k], g1[k]) for k in g0) > len(g0) // 2
+    assert all(torch.equal(d0[k], d1[k]) for k in d0)
+    assert trainer.sched_d.get_last_lr() == trainer.sched_g.get_last_lr()
+
+
+def test_max_minutes_stops_with_a_checkpoint(debug_recipe: Recipe, tmp_path: Path) -> None:
+    schedule = dataclasses.replace(debug_recipe.schedule, steps=1000, max_minutes=0.0)
+    trainer = Trainer(
+        dataclasses.replace(debug_recipe, schedule=schedule), tmp_path, progress=False
+    )
+    trainer.fit()
+    assert trainer.step == 1  # the deadline has passed after the first step
+    assert (tmp_path / "resume.safetensors").exists()
