@@ -33,6 +33,7 @@ from bandgen.audio.io import (
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
+from bandgen.decoder import Concealment, decode_frames
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.hf.base import WORK_RATE
 from bandgen.hf.registry import DEFAULT_HF
@@ -120,12 +121,29 @@ def encode_file(
 
 @dataclass(frozen=True)
 class DecodeStats:
-    """What a decode produced: samples at 48 kHz, channels, and whether it was salvaged."""
+    """What a decode produced: samples at 48 kHz, channels, and what salvage had to conceal.
+
+    Attributes:
+        num_samples: output length at 48 kHz.
+        channels: channel count.
+        salvaged: the stream was damaged or truncated and decoded anyway.
+        problem: the first problem found, else ``None``.
+        gaps: damaged stretches skipped (each concealed by silence with short fades).
+        lost_frames: frames lost in them (estimated from their size).
+        lost_s: seconds replaced by silence.
+        core_only_s: seconds decoded without their high band (it could not restart at once).
+        truncated: the data ended inside a frame; the output stops where the data does.
+    """
 
     num_samples: int
     channels: int
     salvaged: bool
     problem: str | None
+    gaps: int = 0
+    lost_frames: int = 0
+    lost_s: float = 0.0
+    core_only_s: float = 0.0
+    truncated: bool = False
 
 
 def decode_file(
@@ -135,7 +153,11 @@ def decode_file(
     salvage: bool = False,
     progress: Progress | None = None,
 ) -> DecodeStats:
-    """Decode a ``.bgn`` file to WAV (32-bit float) or FLAC (24-bit) at 48 kHz, block by block."""
+    """Decode a ``.bgn`` file to WAV (32-bit float) or FLAC (24-bit) at 48 kHz, block by block.
+
+    With ``salvage``, damaged frames are skipped and concealed and a truncated file is
+    decoded up to its last whole frame; the returned stats say what was lost.
+    """
     _distinct(src, dst)
     output_format(dst)
     check_output_path(dst)
@@ -144,10 +166,21 @@ def decode_file(
         channels = int(reader.header["channels"])
         check_output_channels(dst, channels)
         codec = Codec.from_header(reader.header)
+        concealed = Concealment()
         with AudioWriter(dst, WORK_RATE, channels) as writer:
-            for block in codec.decode_frames(reader, progress=progress):
+            for block in decode_frames(codec, reader, progress=progress, concealment=concealed):
                 writer.write(block)
-        return DecodeStats(writer.num_samples, channels, reader.salvaged, reader.problem)
+        return DecodeStats(
+            writer.num_samples,
+            channels,
+            reader.salvaged,
+            reader.problem,
+            gaps=len(reader.gaps),
+            lost_frames=sum(gap.num_frames for gap in reader.gaps),
+            lost_s=concealed.lost_samples / WORK_RATE,
+            core_only_s=concealed.core_only_samples / WORK_RATE,
+            truncated=reader.truncated,
+        )
 
 
 def _open_stream(path: str | os.PathLike[str]) -> Any:

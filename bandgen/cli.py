@@ -11,10 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from bandgen import __version__
 from bandgen.errors import BandgenError
 from bandgen.threads import default_threads, set_threads
+
+if TYPE_CHECKING:
+    from bandgen.api import DecodeStats
 
 
 @contextmanager
@@ -75,11 +79,26 @@ def _cmd_decode(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     seconds = stats.num_samples / 48_000
     if stats.salvaged:
-        print(f"warning: {stats.problem}; decoded up to the last whole frame", file=sys.stderr)
+        print(f"warning: {_salvage_report(stats)}", file=sys.stderr)
     print(
         f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at 48000 Hz; "
         f"{elapsed:.2f} s ({seconds / max(elapsed, 1e-9):.1f}x real time)"
     )
+
+
+def _salvage_report(stats: DecodeStats) -> str:
+    """What ``decode --salvage`` lost, in one line."""
+    parts = [f"damaged stream ({stats.problem})"]
+    if stats.gaps:
+        parts.append(
+            f"{stats.gaps} damaged stretch(es), about {stats.lost_frames} frame(s): "
+            f"{stats.lost_s:.2f} s replaced by silence"
+        )
+    if stats.core_only_s:
+        parts.append(f"{stats.core_only_s:.2f} s decoded without the high band")
+    if stats.truncated:
+        parts.append("the data ends mid-stream: decoded up to the last whole frame")
+    return "; ".join(parts)
 
 
 def _cmd_restore(args: argparse.Namespace) -> None:
@@ -330,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument(
         "--salvage",
         action="store_true",
-        help="decode a truncated or damaged file up to its last whole frame",
+        help="decode a damaged or truncated file: skip damaged frames (silence with short "
+        "fades in their place), resume at the next good one, and report what was lost",
     )
     progress_flags(dec)
     threads_flag(dec)

@@ -15,7 +15,7 @@ import numbers
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -31,8 +31,13 @@ from bandgen.audio.checks import (
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame, encode_header
 from bandgen.core import CoreCodec, CoreParams, core_from_params, make_core
-from bandgen.core.base import CoreDecoder
 from bandgen.core.factory import core_kbps_range
+from bandgen.decoder import (
+    CoreToWork,
+    Progress,
+    decode_frames,
+    packets_per_frame,
+)
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.hf import registry
 from bandgen.hf.base import WORK_RATE, HighBandCoder
@@ -44,17 +49,6 @@ CHANNEL_OVERHEAD_BYTES = 2
 """Container bytes per channel and frame: core packet count and side-payload count."""
 PACKET_OVERHEAD_BYTES = 2
 """Container bytes per core packet: its length (a varint, 2 bytes from 128 to 16383)."""
-FRAME_TARGET_S = 0.1
-"""A container frame groups the core packets of about this many seconds (at least one)."""
-
-
-def packets_per_frame(core: CoreCodec) -> int:
-    """Core packets per container frame: about :data:`FRAME_TARGET_S` worth, at least 1."""
-    return max(1, round(FRAME_TARGET_S * core.sample_rate / core.frame_length))
-
-
-Progress = Callable[[int], None]
-"""Called with the number of 48 kHz samples (encode) or frames (decode) just done."""
 
 
 @dataclass
@@ -80,38 +74,6 @@ class EncodeStats:
     @property
     def duration_s(self) -> float:
         return self.num_samples / WORK_RATE
-
-
-class _CoreToWork:
-    """Decodes one channel's core packets and resamples them to 48 kHz.
-
-    The encoder (local decode) and the decoder use this same class, so the
-    high-band coders on both sides see bit-identical core signals.
-    """
-
-    def __init__(self, core: CoreCodec, limit: int | None = None) -> None:
-        self._decoder: CoreDecoder = core.new_decoder()
-        self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
-        self._limit = limit  # the stream's length, when known: no sample past it is passed on
-        self.num_out = 0
-
-    def push(self, packet: bytes) -> np.ndarray:
-        pcm = self._decoder.push(packet)
-        out = self._resampler.push(pcm[None])[0]
-        if self._limit is not None:
-            out = out[: max(0, self._limit - self.num_out)]
-        self.num_out += out.shape[0]
-        return out
-
-    def finish(self, num_samples: int, *, pad: bool = True) -> np.ndarray:
-        """Flush and cut the total output to at most ``num_samples``; zero-pad up to it if ``pad``."""
-        tail = self._resampler.push(self._decoder.flush()[None], last=True)[0]
-        keep = max(0, num_samples - self.num_out)
-        tail = tail[:keep]
-        if pad:
-            tail = np.pad(tail, (0, keep - tail.shape[0]))
-        self.num_out += tail.shape[0]
-        return tail.astype(np.float32, copy=False)
 
 
 class _FrameAssembler:
@@ -176,7 +138,7 @@ class _EncoderState:
     to_work: StreamResampler
     to_core: StreamResampler
     core_encoders: list[Any]
-    core_decoders: list[_CoreToWork]
+    core_decoders: list[CoreToWork]
     hf_encoders: list[Any]
     originals: list[list[np.ndarray]]
     cores: list[list[np.ndarray]]
@@ -288,7 +250,7 @@ class Codec:
             to_work=StreamResampler(sample_rate, WORK_RATE, channels),
             to_core=StreamResampler(WORK_RATE, self.core.sample_rate, channels),
             core_encoders=[self.core.new_encoder() for _ in range(channels)],
-            core_decoders=[_CoreToWork(self.core) for _ in range(channels)],
+            core_decoders=[CoreToWork(self.core) for _ in range(channels)],
             hf_encoders=[self.hf.new_encoder() for _ in range(channels)],
             originals=[[] for _ in range(channels)],
             cores=[[] for _ in range(channels)],
@@ -391,51 +353,9 @@ class Codec:
     ) -> Iterator[np.ndarray]:
         """Decode a container's frames; yields float32 blocks ``[C, n]`` at 48 kHz.
 
-        The blocks add up to the header's length, or, for a salvaged truncated
-        stream, to the part its whole frames cover.
+        See :func:`bandgen.decoder.decode_frames` (loss concealment for salvaged streams).
         """
-        header = reader.header
-        channels, num_samples = int(header["channels"]), int(header["num_samples"])
-        cores = [_CoreToWork(self.core, limit=num_samples) for _ in range(channels)]
-        hf_decoders = [self.hf.new_decoder() for _ in range(channels)]
-        pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
-        emitted = 0
-
-        def release(limit: int) -> np.ndarray | None:
-            nonlocal emitted
-            parts = [np.concatenate(p) if p else np.zeros(0, np.float32) for p in pending]
-            n = min(min(p.shape[0] for p in parts), limit - emitted)
-            for c in range(channels):
-                pending[c] = [parts[c][n:]]
-            if n <= 0:
-                return None
-            emitted += n
-            return np.stack([p[:n] for p in parts])
-
-        for index, frame in enumerate(reader):
-            if len(frame.channels) != channels:
-                raise BitstreamError(
-                    f"frame {index} has {len(frame.channels)} channels, header says {channels}"
-                )
-            for c, ch in enumerate(frame.channels):
-                core48 = [cores[c].push(packet) for packet in ch.core]
-                pending[c].append(hf_decoders[c].push(_join(core48), list(ch.side)))
-            if progress is not None:
-                progress(1)
-            block = release(num_samples)
-            if block is not None:
-                yield block
-        for c in range(channels):
-            # a salvaged stream ends where its decodable core ends; a whole one at its length
-            tail = cores[c].finish(num_samples, pad=not reader.salvaged)
-            pending[c].append(hf_decoders[c].push(tail, []))
-            pending[c].append(hf_decoders[c].flush())
-        limit = min(num_samples, *(core.num_out for core in cores))
-        block = release(limit)
-        if block is not None:
-            yield block
-        if emitted < limit:
-            yield np.zeros((channels, limit - emitted), np.float32)
+        return decode_frames(self, reader, progress=progress)
 
     # ---------------------------------------------------------------- in memory
 
@@ -495,7 +415,3 @@ def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
         + payloads_per_s
     )
     return per_s * 8 / 1000
-
-
-def _join(blocks: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from bandgen.bitstream.bits import MAX_VARINT_BYTES, read_varint, write_varint
+from bandgen.bitstream.resync import Gap, next_frame
 from bandgen.errors import BitstreamError
 
 MAGIC = b"BGEN"
@@ -52,7 +53,7 @@ MAX_HEADER_BYTES = 1 << 24
 MAX_FRAME_BYTES = 1 << 24
 """Largest accepted frame body (a frame is a few tens of milliseconds of audio)."""
 
-SALVAGE_HINT = "; with --salvage (salvage=True) bandgen decodes up to the last whole frame"
+SALVAGE_HINT = "; with --salvage (salvage=True) bandgen skips damaged frames and decodes the rest"
 """Appended to frame errors raised by a reader opened without salvage."""
 
 _PRELUDE_BYTES = len(MAGIC) + 1 + 4
@@ -333,15 +334,19 @@ class ContainerReader:
 
     Args:
         fileobj: binary file object positioned at the start of the container.
-        salvage: on a truncated or corrupt frame (or trailing garbage), stop
-            after the last whole valid frame and record the problem instead of raising.
+        salvage: on a corrupt frame, skip to the next whole valid frame (resynchronising
+            on its sync byte and CRC); on truncation or trailing garbage, stop after the
+            last whole valid frame; record the problems instead of raising.
 
     Attributes:
         header: the header dict.
         version: the file's format version.
         salvage: whether salvage mode is on.
         salvaged: true once salvage mode has swallowed a problem.
-        problem: the message of that problem, else ``None``.
+        problem: the message of the first such problem, else ``None``.
+        gaps: the damaged stretches a salvaging reader skipped (:class:`Gap`).
+        lost_before: frames lost just before the frame last returned (0 if none).
+        truncated: the data ended inside a frame or before the header's frame count.
 
     Raises:
         BitstreamError: on construction, a bad magic, unknown version or a
@@ -354,9 +359,15 @@ class ContainerReader:
         self._offset = 0
         self._index = 0
         self._done = False
+        self._ahead = bytearray()  # read from the file but not consumed yet (resync)
+        self._frame_raw = bytearray()  # bytes of the frame being read
+        self._good_bytes = self._good_frames = self._largest = 0
         self.salvage = salvage
         self.salvaged = False
         self.problem: str | None = None
+        self.gaps: list[Gap] = []
+        self.lost_before = 0
+        self.truncated = False
         self.version, self.header = self._read_prelude()
 
     @property
@@ -379,27 +390,79 @@ class ContainerReader:
         return self
 
     def __next__(self) -> Frame:
-        """Read, check and return the next frame."""
+        """Read, check and return the next frame.
+
+        In salvage mode a damaged frame is skipped: the reader resynchronises on the next
+        whole valid frame, sets :attr:`lost_before` to the estimated number of frames lost
+        just before the one returned, and records a :class:`Gap`.
+        """
+        self.lost_before = 0
         if self._done:
             raise StopIteration
+        start = self._offset
         try:
-            if self._index >= self.num_frames:
+            if self._index >= self.num_frames and not self.gaps:
                 self._done = True
                 self._check_end()
                 raise StopIteration
             frame = self._read_frame()
         except BitstreamError as err:
-            self._done = True
-            if self.salvage:
-                self.salvaged = True
-                self.problem = str(err)
+            if not self.salvage:
+                self._done = True
+                raise BitstreamError(f"{err}{SALVAGE_HINT}") from err
+            if self.gaps and not self._frame_raw:
+                self._done = True  # after a resync, the data ending between frames is the end
                 raise StopIteration from None
-            raise BitstreamError(f"{err}{SALVAGE_HINT}") from err
+            self.salvaged = True
+            self.problem = self.problem or str(err)
+            if self._index >= self.num_frames and not self.gaps:
+                self._done = True  # trailing garbage after a whole stream: nothing lost
+                raise StopIteration from None
+            frame = self._resync(start, str(err))
+        self._good_frames += 1
+        self._good_bytes += len(self._frame_raw)
+        self._largest = max(self._largest, len(self._frame_raw))
         self._index += 1
         return frame
 
+    def _resync(self, start: int, problem: str) -> Frame:
+        """Skip from the damaged frame at byte ``start`` to the next valid one."""
+        self._ahead[:0] = self._frame_raw[1:]  # rescan all but the damaged frame's sync byte
+        self._offset = start + 1
+        max_body = min(MAX_FRAME_BYTES, max(4 * self._largest, 1 << 16))
+        found, skipped, size = next_frame(
+            self._ahead,
+            self._file.read,
+            lambda body: _parse_body(body, self.num_channels, "resync"),
+            max_body,
+        )
+        skipped += 1
+        if found is None:
+            self._done = self.truncated = True
+            raise StopIteration
+        assert isinstance(found, Frame)
+        self._frame_raw = bytearray(size)  # only its size counts from here
+        self._offset += skipped - 1 + size
+        mean = self._good_bytes / self._good_frames if self._good_frames else skipped
+        lost = max(1, round(skipped / max(mean, 1)))
+        self.gaps.append(Gap(self._index, lost, start, skipped, problem))
+        self.lost_before = lost
+        self._index += lost
+        return found
+
     def _read_exact(self, num_bytes: int) -> bytes:
         """Read ``num_bytes`` bytes, fewer only at end of file."""
+        if self._ahead:
+            data = bytes(self._ahead[:num_bytes])
+            del self._ahead[:num_bytes]
+            if len(data) < num_bytes:
+                data += self._read_file(num_bytes - len(data))
+        else:
+            data = self._read_file(num_bytes)
+        self._offset += len(data)
+        return data
+
+    def _read_file(self, num_bytes: int) -> bytes:
         data = self._file.read(min(num_bytes, _READ_CHUNK))
         if len(data) < num_bytes and data:
             # A short read (pipe, raw file, large frame) need not be the end of the stream.
@@ -412,7 +475,6 @@ class ContainerReader:
                 chunks.append(chunk)
                 remaining -= len(chunk)
             data = b"".join(chunks)
-        self._offset += len(data)
         return data
 
     def _read_prelude(self) -> tuple[int, dict[str, Any]]:
@@ -469,6 +531,7 @@ class ContainerReader:
         start = self._offset
         where = _where(self._index, start)
         raw = bytearray(self._read_exact(1))
+        self._frame_raw = raw
         if not raw:
             raise BitstreamError(
                 f"{where}: file ends after {self._index} of {self.num_frames} frames "
@@ -485,6 +548,7 @@ class ContainerReader:
         length, _ = read_varint(raw, 1, context=where)
         _check_length(length, where)
         rest = self._read_exact(length + 4)
+        self._frame_raw = raw + rest
         if len(rest) < length + 4:
             raise BitstreamError(
                 f"{where}: file ends mid-frame: the frame needs {len(raw) + length + 4} bytes, "

@@ -133,6 +133,14 @@ class HighBandCoder(ABC):
     def new_decoder(self) -> HighBandDecoder:
         """A fresh streaming decoder for one channel."""
 
+    def independent(self, payload: bytes) -> bool:
+        """Whether a fresh decoder can start at ``payload`` (it refers to no earlier one).
+
+        A decoder that lost payloads restarts at the first independent one; the default
+        (payloads coded on their own) says yes.
+        """
+        return True
+
     def num_frames(self, num_samples: int) -> int:
         """Number of payloads for a signal of ``num_samples`` samples at 48 kHz.
 

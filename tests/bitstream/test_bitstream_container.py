@@ -304,15 +304,50 @@ def test_salvage_every_cut(sample: tuple[bytes, list[Frame]]) -> None:
         assert read_container(data[:cut], salvage=True)[1] == got
 
 
-def test_salvage_stops_at_corrupt_frame(sample: tuple[bytes, list[Frame]]) -> None:
+def test_salvage_resyncs_after_corrupt_frame(sample: tuple[bytes, list[Frame]]) -> None:
+    """Salvage stopped at the first damaged frame; now it skips it and reads the rest."""
     data, frames = sample
     offsets = frame_offsets(data, frames)
     bad = bytearray(data)
     bad[offsets[4] + 3] ^= 0xFF
     reader = ContainerReader(io.BytesIO(bytes(bad)), salvage=True)
-    assert list(reader) == frames[:4]
+    got, lost = [], []
+    for frame in reader:
+        got.append(frame)
+        lost.append(reader.lost_before)
+    assert got == frames[:4] + frames[5:]
+    assert lost[4] >= 1 and sum(lost) == lost[4]
     assert reader.salvaged and reader.problem is not None and "frame 4" in reader.problem
+    (gap,) = reader.gaps
+    assert (gap.first_frame, gap.byte_offset) == (4, offsets[4])
+    assert gap.num_bytes == offsets[5] - offsets[4]
     assert list(reader) == []  # stays finished
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_salvage_recovers_every_intact_frame(seed: int) -> None:
+    """Damage (flipped bytes, a cut-out run, a lost sync byte) costs only the frames it hits."""
+    frames = random_frames(seed, 30, 2)
+    data = write_bytes(make_header(2, len(frames)), frames)
+    offsets = frame_offsets(data, frames)
+    rng = np.random.default_rng(seed)
+    hit = sorted(rng.choice(np.arange(1, 29), size=3, replace=False).tolist())
+    bad = bytearray(data)
+    for k in reversed(hit):
+        start, end = offsets[k], offsets[k + 1]
+        kind = seed % 3
+        if kind == 0:
+            bad[int(rng.integers(start, end))] ^= 0x40
+        elif kind == 1:
+            del bad[start + 1 : end - 1]
+        else:
+            bad[start] ^= 0xFF
+    reader = ContainerReader(io.BytesIO(bytes(bad)), salvage=True)
+    got = list(reader)
+    assert got == [f for i, f in enumerate(frames) if i not in hit]
+    runs = [k for k in hit if k - 1 not in hit]  # neighbouring damaged frames make one gap
+    assert [g.first_frame for g in reader.gaps][:1] == runs[:1]
+    assert len(reader.gaps) == len(runs)
 
 
 def test_writer_streams_a_generator() -> None:

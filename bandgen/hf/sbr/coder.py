@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from bandgen.errors import ConfigError
+from bandgen.errors import BitstreamError, ConfigError
 from bandgen.hf.base import HighBandCoder, HighBandDecoder, HighBandEncoder
+from bandgen.hf.sbr.bitstream.frame import DeltaState, read_frame
 from bandgen.hf.sbr.decoder import FRAME_LENGTH, SbrDecoder
 from bandgen.hf.sbr.encoder import SbrEncoder
 from bandgen.hf.sbr.tables import MODES, BandTables, band_tables
@@ -103,6 +104,17 @@ class SbrCoder(HighBandCoder):
                 f"SBR encode needs core and original of equal length, got {core.shape} vs {wav48.shape}"
             )
         return SbrEncoder(self.tables, self.amp_res_db).encode(wav48, core)
+
+    def independent(self, payload: bytes) -> bool:
+        """A payload whose envelopes and noise floors start frequency-delta coded.
+
+        The encoder writes one at least every :data:`~bandgen.hf.sbr.encoder.REFRESH_FRAMES`.
+        """
+        try:
+            read_frame(payload, self.tables, DeltaState(), self.amp_res_db)
+        except BitstreamError:
+            return False
+        return True
 
     def new_encoder(self) -> HighBandEncoder:
         return SbrEncoder(self.tables, self.amp_res_db)

@@ -36,6 +36,9 @@ from bandgen.hf.sbr.tables import BandTables
 TRANSIENT_DB = 10.0
 SPLIT_DB = 6.0
 SILENCE = 1e-10  # per-slot SBR-range energy below which nothing is a transient
+REFRESH_FRAMES = 24
+"""Every this many frames (about a second) the envelopes and noise floors are coded without
+reference to the previous frame, so a decoder that lost frames can start again there."""
 _INVF_THRESHOLDS_DB = (3.0, 8.0, 14.0)  # tonality excess of the patch -> invf 1, 2, 3
 
 
@@ -87,6 +90,7 @@ class SbrEncoder(HighBandEncoder):
         self._past_energy = np.zeros(0)  # SBR-range energy of the last 8 SBR time slots
         self._hfgen = HfGenerator(tables)
         self._delta = DeltaState()
+        self._frames_coded = 0
         self._prev_sines = np.zeros(len(tables.high) - 1, np.int64)
 
     def _grid(
@@ -168,6 +172,9 @@ class SbrEncoder(HighBandEncoder):
             frame = self._estimate(
                 x_orig, x_core, self._hfgen, borders, freq_res, fixed, l_a, self._prev_sines
             )
+            if self._frames_coded % REFRESH_FRAMES == 0:
+                self._delta = DeltaState()  # no time deltas: a decoder can start here
+            self._frames_coded += 1
             payload, coded = write_frame(frame, t, self._delta, self.amp_res_db)
             self._prev_sines = np.asarray(coded.sines)
             payloads.append(payload)

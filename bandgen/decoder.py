@@ -1,0 +1,309 @@
+"""Decoding a ``.bgn`` stream frame by frame, with loss concealment for ``--salvage``.
+
+Each channel runs a core decoder (resampled to 48 kHz) and a high-band decoder.  When a
+salvaging :class:`~bandgen.bitstream.ContainerReader` skips damaged frames, the output
+fades out (5 ms), the lost frames' duration passes in silence and the output fades in
+again, as codecs' packet-loss concealment does.  The core decoder is kept across the gap
+(a fresh one, starting without its predictors' state, bursts).  The high band cannot
+continue (its side info may refer to the lost payloads, e.g. SBR's time-delta envelopes):
+the core plays alone until the first payload a fresh high-band decoder can start at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bandgen.audio.resample import StreamResampler
+from bandgen.bitstream import ChannelFrame, ContainerReader
+from bandgen.core import CoreCodec
+from bandgen.core.base import CoreDecoder
+from bandgen.errors import BitstreamError
+from bandgen.hf.base import WORK_RATE, HighBandCoder, HighBandDecoder
+
+if TYPE_CHECKING:
+    from bandgen.codec import Codec
+
+FRAME_TARGET_S = 0.1
+"""A container frame groups the core packets of about this many seconds (at least one)."""
+
+FADE_SAMPLES = 240
+"""Length of the fades around a concealed gap, 5 ms at 48 kHz."""
+
+Progress = Callable[[int], None]
+"""Called with the number of 48 kHz samples (encode) or frames (decode) just done."""
+
+
+def packets_per_frame(core: CoreCodec) -> int:
+    """Core packets per container frame: about :data:`FRAME_TARGET_S` worth, at least 1."""
+    return max(1, round(FRAME_TARGET_S * core.sample_rate / core.frame_length))
+
+
+def payloads_before(index: int, core: CoreCodec, hf: HighBandCoder) -> int:
+    """Side-info payloads in the frames before frame ``index`` (those starting before it)."""
+    if hf.num_frames(WORK_RATE) == 0:
+        return 0
+    # in units of 1 / (48 kHz * core rate) seconds, as the encoder's frame assembler counts
+    frame_span = packets_per_frame(core) * core.frame_length * WORK_RATE
+    return -(-index * frame_span // (hf.frame_length * core.sample_rate))
+
+
+class CoreToWork:
+    """Decodes one channel's core packets and resamples them to 48 kHz.
+
+    The encoder (local decode) and the decoder use this same class, so the
+    high-band coders on both sides see bit-identical core signals.
+    """
+
+    def __init__(self, core: CoreCodec, limit: int | None = None) -> None:
+        self._decoder: CoreDecoder = core.new_decoder()
+        self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
+        self._limit = limit  # the stream's length, when known: no sample past it is passed on
+        self.num_out = 0
+
+    def push(self, packet: bytes) -> np.ndarray:
+        pcm = self._decoder.push(packet)
+        out = self._resampler.push(pcm[None])[0]
+        if self._limit is not None:
+            out = out[: max(0, self._limit - self.num_out)]
+        self.num_out += out.shape[0]
+        return out
+
+    def conceal(self, core_samples: int) -> int:
+        """Stand in for lost packets of ``core_samples`` samples: the timeline moves on in silence.
+
+        The decoder is kept (its state is nearer the truth after the gap than a fresh
+        one's); returns the number of 48 kHz samples of silence this makes.
+        """
+        out = self._resampler.push(np.zeros((1, core_samples), np.float32))[0]
+        if self._limit is not None:
+            out = out[: max(0, self._limit - self.num_out)]
+        self.num_out += out.shape[0]
+        return int(out.shape[0])
+
+    def finish(self, num_samples: int, *, pad: bool = True) -> np.ndarray:
+        """Flush and cut the total output to at most ``num_samples``; zero-pad up to it if ``pad``."""
+        tail = self._resampler.push(self._decoder.flush()[None], last=True)[0]
+        keep = max(0, num_samples - self.num_out)
+        tail = tail[:keep]
+        if pad:
+            tail = np.pad(tail, (0, keep - tail.shape[0]))
+        self.num_out += tail.shape[0]
+        return tail.astype(np.float32, copy=False)
+
+
+class _Channel:
+    """One channel's core and high-band decoders.
+
+    With ``guard`` (salvage), lost frames and high-band errors are concealed: the core
+    decoder is kept and the lost stretch becomes silence; the high band is dropped and the
+    core plays alone until a payload a fresh high-band decoder can start at
+    (:meth:`HighBandCoder.independent`).  A core packet the decoder rejects is silence.
+    """
+
+    def __init__(self, codec: Codec, limit: int, *, guard: bool) -> None:
+        self.codec = codec
+        self.core = CoreToWork(codec.core, limit=limit)
+        self.hf: HighBandDecoder | None = codec.hf.new_decoder()
+        self.bypass = 0  # core samples passed on alone before a restarted high band
+        self.guard = guard
+        self.held = np.zeros(0, np.float32)  # core given to the high band, not yet out
+        self.failed: str | None = None
+        self.core_only = 0  # samples output without their high band
+        self.lost = 0  # samples of core packets the decoder rejected
+
+    def push(self, ch: ChannelFrame, index: int) -> np.ndarray:
+        """Decode the channel's part of frame ``index``."""
+        payloads = list(ch.side)
+        if self.hf is None:
+            payloads = self._restart(payloads, index)
+        parts = []
+        for packet in ch.core:
+            try:
+                parts.append(self.core.push(packet))
+            except BitstreamError:
+                if not self.guard:
+                    raise
+                silent = self.core.conceal(self.codec.core.frame_length)
+                parts.append(np.zeros(silent, np.float32))
+                self.lost += silent
+        return self._route(_join(parts), payloads)
+
+    def conceal(self, num_frames: int) -> tuple[np.ndarray, int]:
+        """Lost frames: the output so far, and how many samples of silence stand for them."""
+        held = self.held
+        self.hf, self.held, self.failed = None, np.zeros(0, np.float32), "lost frames"
+        core = self.codec.core
+        return held, self.core.conceal(num_frames * packets_per_frame(core) * core.frame_length)
+
+    def finish(self, end: int, *, pad: bool) -> np.ndarray:
+        """The rest of the output up to 48 kHz sample ``end`` (fewer if not ``pad``)."""
+        out = [self._route(self.core.finish(end, pad=pad), [])]
+        if self.hf is not None:
+            try:
+                out.append(self.hf.flush())
+            except BitstreamError as exc:
+                out.append(self._fall_back(exc))
+        return _join(out)
+
+    def _restart(self, payloads: list[bytes], index: int) -> list[bytes]:
+        """Start a fresh high band at the frame's first independent payload, if any."""
+        hf = self.codec.hf
+        position = self.core.num_out
+        if self.failed is None:
+            return []
+        if hf.num_frames(WORK_RATE) == 0:
+            at, first = position, 0
+        else:
+            found = next((k for k, p in enumerate(payloads) if hf.independent(p)), None)
+            if found is None:
+                return []
+            first = found
+            at = (payloads_before(index, self.codec.core, hf) + first) * hf.frame_length
+        if at < position:
+            return []
+        self.hf, self.bypass, self.failed = hf.new_decoder(), at - position, None
+        return payloads[first:]
+
+    def _route(self, core: np.ndarray, payloads: list[bytes]) -> np.ndarray:
+        """Core samples to the high-band decoder, or straight out while it is off."""
+        alone = core.shape[0] if self.hf is None else min(self.bypass, core.shape[0])
+        out, core = [core[:alone]], core[alone:]
+        self.core_only += alone
+        if self.hf is not None:
+            self.bypass -= alone
+            if self.guard:
+                self.held = np.concatenate([self.held, core])
+            try:
+                decoded = self.hf.push(core, payloads)
+            except BitstreamError as exc:
+                out.append(self._fall_back(exc))
+            else:
+                self.held = self.held[decoded.shape[0] :]
+                out.append(decoded)
+        return _join(out)
+
+    def _fall_back(self, exc: BitstreamError) -> np.ndarray:
+        if not self.guard:
+            raise exc
+        self.hf, self.failed = None, str(exc)
+        held, self.held = self.held, np.zeros(0, np.float32)
+        self.core_only += held.shape[0]
+        return held
+
+
+@dataclass
+class Concealment:
+    """What a salvaging decode could not decode.
+
+    Attributes:
+        lost_samples: 48 kHz samples replaced by silence (damaged frames, per channel).
+        core_only_samples: samples decoded without their high band (most of any channel),
+            where the high band could not restart after a gap.
+    """
+
+    lost_samples: int = 0
+    core_only_samples: int = 0
+
+
+class _Output:
+    """Per-channel output queues, released in step, keeping a fade's worth back for a gap."""
+
+    def __init__(self, channels: int, limit: int) -> None:
+        self.pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
+        self.fade_in = [0] * channels
+        self.limit = limit
+        self.emitted = 0
+
+    def add(self, c: int, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, np.float32)
+        if self.fade_in[c] and samples.size:
+            done = FADE_SAMPLES - self.fade_in[c]
+            n = min(self.fade_in[c], samples.shape[0])
+            samples = samples.copy()
+            samples[:n] *= (np.arange(done, done + n) + 1) / (FADE_SAMPLES + 1)
+            self.fade_in[c] -= n
+        self.pending[c].append(samples)
+
+    def gap(self, c: int, before: np.ndarray, silent: int) -> None:
+        """Channel ``c``: ``before`` faded out at its end, ``silent`` zeros, then a fade-in."""
+        self.pending[c].append(np.asarray(before, np.float32))
+        tail = _join(self.pending[c])
+        n = min(FADE_SAMPLES, tail.shape[0])
+        if n:
+            tail = tail.copy()
+            tail[-n:] *= np.arange(n, 0, -1) / (n + 1)
+        self.pending[c] = [tail, np.zeros(silent, np.float32)]
+        self.fade_in[c] = FADE_SAMPLES
+
+    def release(self, *, final: bool) -> np.ndarray | None:
+        parts = [_join(p) for p in self.pending]
+        hold = 0 if final else FADE_SAMPLES
+        n = min(min(p.shape[0] for p in parts) - hold, self.limit - self.emitted)
+        if n <= 0:
+            self.pending = [[p] for p in parts]
+            return None
+        self.pending = [[p[n:]] for p in parts]
+        self.emitted += n
+        return np.stack([p[:n] for p in parts])
+
+
+def decode_frames(
+    codec: Codec,
+    reader: ContainerReader,
+    *,
+    progress: Progress | None = None,
+    concealment: Concealment | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode a container's frames; yields float32 blocks ``[C, n]`` at 48 kHz.
+
+    The blocks add up to the header's length, or, for a salvaged stream whose data ends
+    inside a frame, to the part its whole frames cover.  Frames a salvaging reader
+    skipped are concealed (see the module doc); ``reader.gaps`` lists them and
+    ``concealment``, when given, is filled in as the decode goes.
+    """
+    concealment = concealment if concealment is not None else Concealment()
+    header = reader.header
+    channels, num_samples = int(header["channels"]), int(header["num_samples"])
+    run = [_Channel(codec, num_samples, guard=reader.salvage) for _ in range(channels)]
+    out = _Output(channels, num_samples)
+    for frame in reader:
+        index = reader.frames_read - 1
+        if len(frame.channels) != channels:
+            raise BitstreamError(
+                f"frame {index} has {len(frame.channels)} channels, header says {channels}"
+            )
+        if reader.lost_before:
+            silent = 0
+            for c, channel in enumerate(run):
+                before, n = channel.conceal(reader.lost_before)
+                out.gap(c, before, n)
+                silent = max(silent, n)
+            concealment.lost_samples += silent
+        for c, ch in enumerate(frame.channels):
+            out.add(c, run[c].push(ch, index))
+        if progress is not None:
+            progress(1)
+        block = out.release(final=False)
+        if block is not None:
+            yield block
+    for c, channel in enumerate(run):
+        # a stream whose data ends mid-frame ends where its decodable core ends
+        out.add(c, channel.finish(num_samples, pad=not reader.truncated))
+    concealment.core_only_samples += max(channel.core_only for channel in run)
+    concealment.lost_samples += max(channel.lost for channel in run)
+    block = out.release(final=True)
+    if block is not None:
+        yield block
+    limit = out.limit if not reader.truncated else out.emitted
+    if out.emitted < limit:
+        yield np.zeros((channels, limit - out.emitted), np.float32)
+
+
+def _join(blocks: list[np.ndarray]) -> np.ndarray:
+    return (
+        np.concatenate(blocks).astype(np.float32, copy=False) if blocks else np.zeros(0, np.float32)
+    )
