@@ -25,6 +25,7 @@ from bandgen.losses.adversarial import (
     hinge_generator_loss,
 )
 from bandgen.losses.mel import MultiScaleMelLoss
+from bandgen.losses.subband import SubbandSpectralLoss
 from bandgen.losses.psychoacoustic import (
     PSYCHOACOUSTIC_LOSSES,
     NoiseModulationLoss,
@@ -36,6 +37,7 @@ __all__ = [
     "MultiScaleMelLoss",
     "NoiseModulationLoss",
     "PriorityWeightingLoss",
+    "SubbandSpectralLoss",
     "build_losses",
     "feature_matching_loss",
     "hinge_discriminator_loss",
@@ -55,6 +57,10 @@ class LossWeights:
         codebook: RVQ codebook loss ``λ_cb`` (1).
         psy_priority: priority-weighting loss (paper ``001`` eq. 22; off by default).
         psy_noise_mod: noise-modulation loss (paper ``001`` eq. 24; off by default).
+        subband: sub-band spectral loss on the generated bands
+            (:class:`~bandgen.losses.subband.SubbandSpectralLoss`; off by default). When it is
+            the only waveform loss (``mel = 0``, no psychoacoustic or adversarial terms), the
+            trainer skips the PQMF synthesis of the training outputs.
     """
 
     mel: float = 15.0
@@ -64,6 +70,7 @@ class LossWeights:
     codebook: float = 1.0
     psy_priority: float = 0.0
     psy_noise_mod: float = 0.0
+    subband: float = 0.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

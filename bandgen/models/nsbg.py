@@ -60,6 +60,7 @@ class NSBGOutput:
         y_hat: full-band output ``[B, 1, T]`` (core bands, generated bands, zeros above ``k_h``).
         y: target ``[B, 1, T]`` (core bands, true bands ``k_c..k_h``, zeros above), HP §1.1.
         bands_hat: generated sub-bands ``[B, k_h - k_c + 1, T_pad / 32]``.
+        target_bands: the target's sub-bands ``k_c..k_h``, same shape.
         codes: RVQ codes ``[B, K, N]`` (``K = 0`` for the blind variant), ``N = T_pad / n_fft``.
         commitment_loss: RVQ commitment loss (scalar; 0 when blind).
         codebook_loss: RVQ codebook loss (scalar; 0 when blind).
@@ -68,6 +69,7 @@ class NSBGOutput:
     y_hat: Tensor
     y: Tensor
     bands_hat: Tensor
+    target_bands: Tensor
     codes: Tensor
     commitment_loss: Tensor
     codebook_loss: Tensor
@@ -236,7 +238,12 @@ class NSBG(nn.Module):
     # -- training ------------------------------------------------------------------------------
 
     def forward(
-        self, core_wav48: Tensor, target_wav48: Tensor, n_q: int | None = None
+        self,
+        core_wav48: Tensor,
+        target_wav48: Tensor,
+        n_q: int | None = None,
+        *,
+        synthesize: bool = True,
     ) -> NSBGOutput:
         """Training pass: ``core_wav48, target_wav48 [B, 1, T]`` -> :class:`NSBGOutput`.
 
@@ -264,10 +271,16 @@ class NSBG(nn.Module):
             offset = self.generator.random_offset()
         bands_hat = self.generate(embedding, z_q, offset)
         target_bands = self.pqmf.analysis(target)[:, self.config.k_c : self.config.k_h + 1]
+        if synthesize:
+            y_hat = self._synthesize(core_bands.detach(), bands_hat, length)
+            y = self._synthesize(core_bands, target_bands, length)
+        else:
+            y_hat = y = core.new_zeros(core.shape[0], 1, 0)
         return NSBGOutput(
-            y_hat=self._synthesize(core_bands.detach(), bands_hat, length),
-            y=self._synthesize(core_bands, target_bands, length),
+            y_hat=y_hat,
+            y=y,
             bands_hat=bands_hat,
+            target_bands=target_bands,
             codes=codes,
             commitment_loss=commitment,
             codebook_loss=codebook,

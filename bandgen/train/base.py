@@ -303,7 +303,9 @@ class BaseTrainer(ABC, Generic[RecipeT]):
                 if self.step % sched.ckpt_every == 0 or self._checkpoint_due():
                     self.save()
                 if time.monotonic() >= deadline:
-                    until = self.step  # out of time: checkpoint below and stop
+                    until = self.step  # out of time: validate, checkpoint below and stop
+                    if self.step % sched.val_every:
+                        self.run_validation()
                 if self.step >= until:
                     break
         if self.step % sched.ckpt_every:

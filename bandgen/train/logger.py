@@ -61,7 +61,11 @@ class TrainLogger:
         """Advance the bar and show the main losses."""
         if self._bar is not None:
             self._bar.update(1)
-            shown = {label: f"{losses[name]:.3f}" for label, name in self.bar_losses.items()}
+            shown = {
+                label: f"{losses[name]:.3f}"
+                for label, name in self.bar_losses.items()
+                if name in losses
+            }
             self._bar.set_postfix(**shown, s=f"{seconds:.2f}")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:

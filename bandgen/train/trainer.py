@@ -15,6 +15,7 @@ Processes, data, the step loop, validation schedule and checkpoints are those of
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from bandgen.losses.adversarial import (
     hinge_generator_loss,
 )
 from bandgen.losses.mel import MultiScaleMelLoss
+from bandgen.losses.subband import SubbandSpectralLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
 from bandgen.models.nsbg import NSBG, NSBGOutput
 from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
@@ -53,7 +55,7 @@ class Trainer(BaseTrainer[Recipe]):
     kind: ClassVar[str] = "nsbg"
     best_metric: ClassVar[str] = "val/lsd_high"
     best_key: ClassVar[str] = "best_lsd_high"
-    bar_losses: ClassVar[dict[str, str]] = {"mel": "g/mel", "d": "d/hinge"}
+    bar_losses: ClassVar[dict[str, str]] = {"mel": "g/mel", "sub": "g/subband", "d": "d/hinge"}
 
     # ------------------------------------------------------------------ setup
 
@@ -65,6 +67,7 @@ class Trainer(BaseTrainer[Recipe]):
             disc.kind, bands=disc.resolved_bands(recipe.model), scale=disc.scale
         ).to(self.device)
         self.mel_loss = MultiScaleMelLoss(sample_rate=48_000).to(self.device)
+        self.subband_loss = SubbandSpectralLoss().to(self.device)
         # optional psychoacoustic terms (paper 001 §6.1), built only when weighted
         self.psy_losses = nn.ModuleDict(
             {
@@ -136,30 +139,39 @@ class Trainer(BaseTrainer[Recipe]):
     def _spectral_loss(self, out: NSBGOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Weighted mel, RVQ and psychoacoustic terms (everything but the discriminator's)."""
         w = self.recipe.loss
-        terms = {
-            "g/mel": self.mel_loss(out.y_hat, out.y),
-            "g/commit": out.commitment_loss,
-            "g/codebook": out.codebook_loss,
-        }
+        terms = {"g/commit": out.commitment_loss, "g/codebook": out.codebook_loss}
+        total = w.commit * out.commitment_loss + w.codebook * out.codebook_loss
+        if self._needs_waveform():
+            terms["g/mel"] = self.mel_loss(out.y_hat, out.y)
+            total = total + w.mel * terms["g/mel"]
+        if w.subband > 0:
+            terms["g/subband"] = self.subband_loss(out.bands_hat, out.target_bands)
+            total = total + w.subband * terms["g/subband"]
         terms.update({f"g/{n}": loss(out.y_hat, out.y) for n, loss in self.psy_losses.items()})
-        total = w.mel * terms["g/mel"] + w.commit * out.commitment_loss
-        total = total + w.codebook * out.codebook_loss
         for name, value in terms.items():
             if name[2:] in self.psy_losses:
                 total = total + getattr(w, name[2:]) * value
         return total, terms
 
+    def _needs_waveform(self) -> bool:
+        """Whether a loss needs the PQMF syntheses ``y_hat``/``y`` (the mel loss is computed
+        whenever it does, for the log, even at weight 0)."""
+        w = self.recipe.loss
+        return w.mel > 0 or w.adv > 0 or w.fm > 0 or len(self.psy_losses) > 0 or w.subband == 0
+
     def _reconstruction_step(self, core: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """A generator-only step (adversarial and feature-matching weights both 0): the
         spectral-loss phase that precedes the GAN phase; the discriminator is not run."""
-        out = self.g_model(core, target)
+        out = self.g_model(core, target, synthesize=self._needs_waveform())
         loss_g, terms = self._spectral_loss(out)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         grad_g = clip_grad_norm(self.generator, self.recipe.optim.grad_clip_g)
         self.opt_g.step()
         self.sched_g.step()
-        self.sched_d.step()  # both schedules stay in step for a later GAN phase
+        with warnings.catch_warnings():  # D has not stepped: torch warns, but the schedules
+            warnings.simplefilter("ignore", UserWarning)  # must stay in step for a GAN phase
+            self.sched_d.step()
         values = {k: float(v.detach()) for k, v in {"g/total": loss_g, **terms}.items()}
         values["grad_norm/g"] = grad_g
         return values

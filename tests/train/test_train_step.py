@@ -128,3 +128,16 @@ def test_max_minutes_stops_with_a_checkpoint(debug_recipe: Recipe, tmp_path: Pat
     trainer.fit()
     assert trainer.step == 1  # the deadline has passed after the first step
     assert (tmp_path / "resume.safetensors").exists()
+
+
+def test_subband_only_phase_skips_the_synthesis(debug_recipe: Recipe, tmp_path: Path) -> None:
+    model = dataclasses.replace(
+        debug_recipe.model, generator="patch", patch_channels=8, latent_dim=8
+    )
+    loss = dataclasses.replace(debug_recipe.loss, mel=0.0, adv=0.0, fm=0.0, subband=8.0)
+    trainer = Trainer(
+        dataclasses.replace(debug_recipe, model=model, loss=loss), tmp_path, progress=False
+    )
+    losses = trainer.train_step(next(iter(trainer._loader(0, 0))))
+    assert "g/mel" not in losses and losses["g/subband"] > 0
+    assert math.isfinite(losses["g/total"])
