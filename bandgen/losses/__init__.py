@@ -25,12 +25,12 @@ from bandgen.losses.adversarial import (
     hinge_generator_loss,
 )
 from bandgen.losses.mel import MultiScaleMelLoss
-from bandgen.losses.subband import SubbandSpectralLoss
 from bandgen.losses.psychoacoustic import (
     PSYCHOACOUSTIC_LOSSES,
     NoiseModulationLoss,
     PriorityWeightingLoss,
 )
+from bandgen.losses.subband import SubbandSpectralLoss
 
 __all__ = [
     "LossWeights",
