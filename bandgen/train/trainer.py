@@ -30,8 +30,8 @@ from bandgen.losses.adversarial import (
     hinge_generator_loss,
 )
 from bandgen.losses.mel import MultiScaleMelLoss
-from bandgen.losses.subband import SubbandSpectralLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
+from bandgen.losses.subband import SubbandSpectralLoss
 from bandgen.models.nsbg import NSBG, NSBGOutput
 from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
 from bandgen.train.recipe import Recipe
