@@ -30,6 +30,10 @@ def main() -> None:
     p.add_argument("--data", required=True, help="what the model was trained on")
     p.add_argument("--wall-time-h", type=float, required=True)
     p.add_argument("--dev-table", default=None, help="markdown of dev-set results to quote")
+    p.add_argument("--n-q", type=int, default=None, help="RVQ stages the mode sends (n-SBG)")
+    p.add_argument(
+        "--notes", default=None, help="markdown file appended to the card (A/B, training record)"
+    )
     args = p.parse_args()
     run = Path(args.run_dir)
     info = json.loads((run / "best.json").read_text())
@@ -46,6 +50,8 @@ def main() -> None:
         steps_trained=resume["step"],
         wall_time_h=args.wall_time_h,
     )
+    if args.n_q is not None:
+        info["n_q"] = args.n_q
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     table = Path(args.dev_table).read_text() if args.dev_table else "(not evaluated)"
     cfg = info["config"]
@@ -53,6 +59,18 @@ def main() -> None:
         kind = (
             f"MP3 restoration (N = {cfg.get('num_blocks')} blocks, latent {cfg.get('latent')}, "
             f"{'residual' if cfg.get('residual') else 'direct'} output)"
+        )
+    elif cfg.get("generator") == "patch":
+        top_khz = (cfg["k_h"] + 1) * 0.75
+        side = (
+            "no side information"
+            if cfg.get("blind")
+            else f"{info.get('n_q', cfg['n_q'])} RVQ stages sent"
+        )
+        kind = (
+            f"{'Blind SBG' if cfg.get('blind') else 'n-SBG'}, patch generator (width "
+            f"{cfg.get('patch_channels')}, bands {cfg['k_c']}..{cfg['k_h']}: "
+            f"{cfg['k_c'] * 0.75:g}-{top_khz:g} kHz, {side})"
         )
     elif cfg.get("blind"):
         kind = f"Blind SBG ({cfg.get('channels')} base channels, no side information)"
@@ -78,6 +96,8 @@ def main() -> None:
 
 {table}
 """
+    if args.notes:
+        card += "\n" + Path(args.notes).read_text()
     (PRETRAINED_DIR / f"{args.name}.md").write_text(card)
     print(f"released {weights} ({weights.stat().st_size / 1e6:.1f} MB), sha256 {info['sha256']}")
 

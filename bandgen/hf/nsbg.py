@@ -162,7 +162,10 @@ class NsbgCoder(_NsbgBase):
     ) -> None:
         super().__init__(model, weights=weights, sha256=sha256, chunk_frames=chunk_frames)
         stages = self.model.config.n_q
-        self.n_q = stages if n_q is None else int(n_q)
+        # a model released for a mode may send fewer stages than it has (one set of weights
+        # trained with quantiser dropout serves several modes): its JSON's ``n_q``
+        default = int(self.info.get("n_q", stages))
+        self.n_q = default if n_q is None else int(n_q)
         if not 1 <= self.n_q <= stages:
             raise ConfigError(f"n_q must be between 1 and {stages} for this model, got {n_q}")
         self.code_bits = int(math.log2(self.model.config.codebook_size))
@@ -191,7 +194,7 @@ class NsbgCoder(_NsbgBase):
                 raise ConfigError(f"side_kbps must be positive, got {side_kbps}")
             per_stage = coder.code_bits * 48_000 / coder.frame_length
             n_q = min(max(math.floor(side_kbps * 1000 / per_stage), 1), coder.model.config.n_q)
-            coder.n_q = min(n_q, coder.n_q)
+            coder.n_q = min(n_q, coder.model.config.n_q)
         return coder
 
     @property

@@ -274,3 +274,16 @@ def test_decoder_never_sees_core_past_the_stream_length(weights: Path) -> None:
     wav, _ = _signal(10 * 48_000)
     out = Codec.decode(codec.encode(wav, 48_000))
     assert out.shape == (1, 10 * 48_000) and np.isfinite(out).all()
+
+
+def test_released_n_q_is_the_default(tmp_path: Path) -> None:
+    """Weights released for a mode with ``n_q`` in their JSON send that many stages by default
+    (one model trained with quantiser dropout serves several modes); more can be asked."""
+    path = _export(tmp_path / "modes.safetensors")
+    info_path = path.with_suffix(".json")
+    info = json.loads(info_path.read_text())
+    info["n_q"] = 2
+    info_path.write_text(json.dumps(info))
+    assert NsbgCoder(weights=str(path)).n_q == 2
+    assert NsbgCoder(weights=str(path), n_q=3).n_q == 3
+    assert NsbgCoder.for_bitrate(12, weights=str(path), side_kbps=10.0).n_q == 3
