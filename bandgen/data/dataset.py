@@ -60,6 +60,9 @@ class SegmentDataset(Dataset[Segment]):
         silence_db: RMS threshold (dBFS) below which a segment is redrawn.
         max_tries: draws per item before the loudest one is kept.
         length: items per epoch; default ``total samples // segment_length`` (at least 1).
+        balance_categories: draw each category (speech, music, sound, ...) equally often
+            instead of in proportion to its hours (a corpus of 12 h of music and 0.5 h of
+            speech would otherwise barely train on speech).
 
     Shape:
         ``dataset[i] -> Segment(target [1, segment_length], core [1, segment_length])``.
@@ -76,6 +79,7 @@ class SegmentDataset(Dataset[Segment]):
         silence_db: float = -60.0,
         max_tries: int = 10,
         length: int | None = None,
+        balance_categories: bool = False,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.items: list[CacheItem] = read_index(cache_dir, split)
@@ -89,6 +93,13 @@ class SegmentDataset(Dataset[Segment]):
         self.epoch = 0
         sizes = np.array([max(it.num_samples, 1) for it in self.items], dtype=np.float64)
         self._weights = sizes / sizes.sum()
+        if balance_categories:
+            # each category gets the same share of draws, files within it by length
+            cats = np.array([it.entry.category for it in self.items])
+            for cat in np.unique(cats):
+                mask = cats == cat
+                self._weights[mask] = sizes[mask] / sizes[mask].sum()
+            self._weights /= self._weights.sum()
         self._length = length or max(1, int(sizes.sum()) // segment_length)
 
     def __len__(self) -> int:

@@ -179,6 +179,7 @@ class BaseTrainer(ABC, Generic[RecipeT]):
             seed=seed,
             gain_db=data.gain_db,
             silence_db=data.silence_db,
+            balance_categories=data.balance_categories,
         )
         self.sampler = ResumableSampler(
             self.dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed

@@ -76,6 +76,8 @@ class DataConfig:
         max_hours: use at most this much of the corpus (``None``: all).
         gain_db: random gain range in dB.
         silence_db: segments quieter than this RMS (dBFS) are redrawn.
+        balance_categories: draw speech, music and sound equally often (see
+            :class:`~bandgen.data.dataset.SegmentDataset`).
         dev_dir: folder of evaluation clips for validation (``None``: the ``valid`` split).
         dev_max_clips: validate on at most this many clips.
         dev_seconds: and at most this many seconds of each (``None``: whole clips).
@@ -93,6 +95,7 @@ class DataConfig:
     max_hours: float | None = None
     gain_db: tuple[float, float] = (-10.0, 0.0)
     silence_db: float = -60.0
+    balance_categories: bool = False
     dev_dir: str | None = "../shared/data/dev"
     dev_max_clips: int = 24
     dev_seconds: float | None = None

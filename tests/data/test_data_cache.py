@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -47,3 +48,22 @@ def test_dataset_is_seeded_and_skips_silence(tiny_cache: Path) -> None:
     assert any(not torch.equal(a[i].target, c[i].target) for i in range(len(a)))
     a.set_epoch(1)
     assert any(not torch.equal(a[i].target, b[i].target) for i in range(len(a)))
+
+
+def test_balance_categories_evens_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 h of music and 1 h of speech: drawn 10:1 by default, 1:1 when balanced."""
+    from bandgen.data import dataset as dataset_module
+    from bandgen.data.cache import CacheItem
+    from bandgen.data.manifest import ManifestEntry
+
+    def item(cat: str, i: int, hours: float) -> CacheItem:
+        entry = ManifestEntry(f"{cat}/{i}.flac", hours * 3600, 48_000, 1, cat, f"{cat}{i}")
+        return CacheItem(f"{cat}{i}.flac", int(hours * 3600 * 48_000), entry)
+
+    items = [item("music", i, 5.0) for i in range(2)] + [item("speech", i, 0.25) for i in range(4)]
+    monkeypatch.setattr(dataset_module, "read_index", lambda *_: items)
+    plain = SegmentDataset("unused", None)
+    balanced = SegmentDataset("unused", None, balance_categories=True)
+    assert plain._weights[:2].sum() == pytest.approx(10 / 11)
+    assert balanced._weights[:2].sum() == pytest.approx(0.5)
+    assert balanced._weights[2:] == pytest.approx([0.125] * 4)
