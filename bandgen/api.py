@@ -35,6 +35,7 @@ from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.decoder import Concealment, decode_frames
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
+from bandgen.header import check_header
 from bandgen.hf.base import WORK_RATE
 from bandgen.hf.registry import DEFAULT_HF
 
@@ -213,6 +214,7 @@ def info(path: str | os.PathLike[str]) -> StreamInfo:
     core_bytes = side_bytes = 0
     with _open_stream(path) as f:
         reader = ContainerReader(f)
+        check_header(reader.header)
         for frame in reader:
             for ch in frame.channels:
                 core_bytes += sum(len(p) for p in ch.core)
@@ -237,7 +239,9 @@ def info(path: str | os.PathLike[str]) -> StreamInfo:
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a ``.bgn`` file (validated, frames not read)."""
     with _open_stream(path) as f:
-        return ContainerReader(f).header
+        header = ContainerReader(f).header
+    check_header(header)
+    return header
 
 
 def load_restorer(

@@ -39,6 +39,7 @@ from bandgen.decoder import (
     packets_per_frame,
 )
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
+from bandgen.header import check_header
 from bandgen.hf import registry
 from bandgen.hf.base import WORK_RATE, HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
@@ -216,15 +217,28 @@ class Codec:
 
     @classmethod
     def from_header(cls, header: dict[str, Any]) -> Codec:
-        """Rebuild the codec a ``.bgn`` header describes."""
+        """Rebuild the codec a ``.bgn`` header describes, after checking every field.
+
+        Raises:
+            BitstreamError: a field missing, of the wrong type or out of range
+                (:func:`bandgen.header.check_header`), parameters no codec accepts, or a
+                length the frame count cannot hold.
+        """
+        check_header(header)
+        hf_info = header["hf"]
         try:
-            core_params = CoreParams(**header["core"])
-            hf_info = header["hf"]
+            core = core_from_params(CoreParams(**header["core"]))
             hf_coder = registry.build(hf_info["method"], **hf_info.get("config", {}))
-            bitrate = float(header["bitrate_kbps"])
-        except (KeyError, TypeError) as exc:
-            raise BitstreamError(f"header lacks or misstates a codec field: {exc}") from None
-        return cls(core_from_params(core_params), hf_coder, bitrate)
+        except ConfigError as exc:
+            raise BitstreamError(f"corrupt .bgn header: {exc}") from None
+        span = packets_per_frame(core) * core.frame_length * WORK_RATE / core.sample_rate
+        most = (header["num_frames"] + 2) * span
+        if header["num_samples"] > most:
+            raise BitstreamError(
+                f"corrupt .bgn header: num_samples = {header['num_samples']} is more than "
+                f"{header['num_frames']} frames can hold (at most {most:.0f})"
+            )
+        return cls(core, hf_coder, float(header["bitrate_kbps"]))
 
     def header(
         self, *, channels: int, num_samples: int, source_rate: int, num_frames: int

@@ -290,17 +290,43 @@ def decode_frames(
         block = out.release(final=False)
         if block is not None:
             yield block
+    truncated = reader.truncated or _claims_too_much(codec, reader, run, num_samples)
     for c, channel in enumerate(run):
         # a stream whose data ends mid-frame ends where its decodable core ends
-        out.add(c, channel.finish(num_samples, pad=not reader.truncated))
+        out.add(c, channel.finish(num_samples, pad=not truncated))
     concealment.core_only_samples += max(channel.core_only for channel in run)
     concealment.lost_samples += max(channel.lost for channel in run)
     block = out.release(final=True)
     if block is not None:
         yield block
-    limit = out.limit if not reader.truncated else out.emitted
+    limit = out.limit if not truncated else out.emitted
     if out.emitted < limit:
         yield np.zeros((channels, limit - out.emitted), np.float32)
+
+
+def _claims_too_much(
+    codec: Codec, reader: ContainerReader, run: list[_Channel], num_samples: int
+) -> bool:
+    """Whether the header's length exceeds what the frames read can hold.
+
+    The core's packets cover the whole signal (plus its delay), so a length beyond them
+    and a few packets of slack is a false claim: refused, or, salvaging, not padded out
+    (memory and time follow the frames read, never the header).
+
+    Raises:
+        BitstreamError: the claim, when not salvaging.
+    """
+    core = codec.core
+    slack = 3 * core.frame_length * WORK_RATE // core.sample_rate + 1024
+    decoded = min(channel.core.num_out for channel in run)
+    if num_samples <= decoded + slack:
+        return False
+    if not reader.salvage:
+        raise BitstreamError(
+            f"the header says {num_samples} samples but the frames hold about {decoded}; "
+            "the header is corrupt"
+        )
+    return True
 
 
 def _join(blocks: list[np.ndarray]) -> np.ndarray:

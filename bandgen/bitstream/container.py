@@ -243,6 +243,10 @@ def decode_frame(
     return _parse_body(body, num_channels, where), end
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _validate_header(header: Any, error: type[Exception], where: str) -> None:
     if not isinstance(header, dict):
         raise error(f"{where} must be a JSON object, got {type(header).__name__}")
@@ -521,9 +525,11 @@ class ContainerReader:
                 "the header is corrupt"
             )
         try:
-            header = json.loads(header_json.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            header = json.loads(header_json.decode("utf-8"), parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, huge numbers
             raise BitstreamError(f"{where} is not valid UTF-8 JSON: {err}") from err
+        except RecursionError:
+            raise BitstreamError(f"{where} nests too deeply to be a bandgen header") from None
         _validate_header(header, BitstreamError, where)
         return prelude[len(MAGIC)], header
 

@@ -203,7 +203,10 @@ def band_tables(k0: int, k2: int) -> BandTables:
     """All tables for start band ``k0`` and stop band ``k2`` (1 <= k0 < k2 <= 64)."""
     if not 3 <= k0 < k2 <= NUM_QMF or k2 - k0 > 48:
         raise ConfigError(f"SBR band range k0={k0}, k2={k2} invalid; need 3 <= k0 < k2 <= 64")
-    master = master_table(k0, k2)
+    try:
+        master = master_table(k0, k2)
+    except ZeroDivisionError:  # fewer than one geometric band between k0 and k2
+        raise ConfigError(f"SBR band range k0={k0}, k2={k2} is too narrow for a table") from None
     high = master
     low = low_table(high)
     patch_list = patches(master, high[0], k0)

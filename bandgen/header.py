@@ -1,0 +1,200 @@
+"""The checks a decoder makes on a ``.bgn`` header before trusting any of it.
+
+The header is JSON written by :meth:`bandgen.codec.Codec.header`; a damaged or hostile
+stream can put anything there (with a valid CRC).  :func:`check_header` checks every
+field the decoder uses for type and range before a codec is built or anything is
+allocated, and raises :class:`~bandgen.errors.BitstreamError` naming the field.  The
+length fields are checked against each other here and against the frames actually read
+while decoding (:mod:`bandgen.decoder`), so memory follows the data, not the claims.
+
+High-band configurations name shipped models (name and sha256); a ``weights`` path (a
+stream coded with a training run's model) must be a regular ``.safetensors`` file, never a
+FIFO, a device or any other file, and its hash must match the header's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bandgen.audio.checks import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from bandgen.core import CORE_NAMES
+from bandgen.errors import BitstreamError
+from bandgen.hf.base import WORK_RATE
+
+MAX_DEPTH = 4
+"""Deepest nesting of objects/lists a header may have (it uses 3)."""
+MAX_SAMPLES = 48_000 * 3600 * 24 * 7
+"""Longest stream, in 48 kHz samples: a week."""
+MAX_TEXT = 256
+"""Longest string value."""
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+# Per high-band method: option -> (types, check) for the config the decoder rebuilds it from.
+# A method registered by a plugin has no entry: its config may hold JSON scalars only.
+_Rule = tuple[tuple[type, ...], Any]
+_HF_CONFIG: dict[str, dict[str, _Rule]] = {
+    "none": {"frame_length": ((int,), range(1, 1 << 16))},
+    "sbr": {
+        "mode_kbps": ((int,), (12, 16, 24, 32)),
+        "amp_res_db": ((int, float), (1.5, 3.0)),
+        "start_band": ((int, type(None)), range(3, 64)),
+        "stop_band": ((int, type(None)), range(4, 65)),
+    },
+    "nsbg": {
+        "model": ((str,), "model"),
+        "sha256": ((str,), _SHA256),
+        "n_q": ((int,), range(1, 65)),
+        "chunk_frames": ((int,), range(1, 1025)),
+    },
+    "blind": {
+        "model": ((str,), "model"),
+        "sha256": ((str,), _SHA256),
+        "chunk_frames": ((int,), range(1, 1025)),
+    },
+}
+
+
+def _fail(field: str, problem: str) -> BitstreamError:
+    return BitstreamError(f"corrupt .bgn header: {field} {problem}")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, stopping once past :data:`MAX_DEPTH` (so a deep value costs little)."""
+    todo = [(value, 0)]
+    deepest = 0
+    while todo:
+        item, level = todo.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _int(header: Mapping[str, Any], key: str, low: int, high: int, field: str = "") -> int:
+    value = header.get(key)
+    name = field or key
+    if type(value) is not int:
+        raise _fail(name, f"must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise _fail(name, f"= {value} is outside {low}..{high}")
+    return value
+
+
+def _number(header: Mapping[str, Any], key: str, low: float, high: float, field: str) -> float:
+    value: Any = header.get(key)
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise _fail(field, f"must be a finite number, got {str(value)[:40]!r}")
+    if not low <= value <= high:
+        raise _fail(field, f"= {value} is outside {low:g}..{high:g}")
+    return float(value)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise _fail(field, f"must be a text of at most {MAX_TEXT} characters")
+    return value
+
+
+def _object(value: Any, field: str, max_keys: int = 32) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(value) > max_keys:
+        raise _fail(field, f"must be an object of at most {max_keys} entries")
+    return value
+
+
+def _check_core(core: Any) -> None:
+    core = _object(core, "core")
+    expected = {"name", "bitrate", "sample_rate", "cutoff_hz", "options"}
+    if set(core) != expected:
+        raise _fail("core", f"must hold exactly {sorted(expected)}, got {sorted(core)}")
+    if core["name"] not in CORE_NAMES:
+        raise _fail("core.name", f"{str(core['name'])[:40]!r} is not one of {CORE_NAMES}")
+    _int(core, "bitrate", 1, 10_000_000, "core.bitrate")
+    rate = _int(core, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "core.sample_rate")
+    _number(core, "cutoff_hz", 1.0, rate / 2, "core.cutoff_hz")
+    for key, value in _object(core["options"], "core.options", 16).items():
+        _text(key, "core.options key")
+        _text(value, f"core.options[{key!r}]")
+
+
+def _check_rule(method: str, key: str, value: Any, rule: _Rule) -> None:
+    types, allowed = rule
+    field = f"hf.config.{key}"
+    if type(value) not in types:
+        raise _fail(field, f"has the wrong type ({type(value).__name__}) for --hf {method}")
+    if value is None:
+        return
+    if allowed == "model":
+        from bandgen.pretrained.registry import list_models
+
+        if value not in list_models():
+            raise _fail(field, f"{value[:40]!r} is not a model shipped with this bandgen")
+    elif isinstance(allowed, re.Pattern):
+        if not allowed.match(value):
+            raise _fail(field, "is not a sha256 hex digest")
+    elif value not in allowed:
+        raise _fail(field, f"= {value!r} is not allowed for --hf {method}")
+
+
+def _check_weights(value: Any) -> None:
+    """A weights path in a stream (a training run's model): a regular ``.safetensors`` file.
+
+    Never a FIFO, device or other kind of file; its sha256 must still match the header's.
+    """
+    field = "hf.config.weights"
+    path = _text(value, field)
+    if not path.endswith(".safetensors") or not Path(path).is_file():
+        raise _fail(field, f"{path[:80]!r} is not a .safetensors file on this machine")
+
+
+def _check_hf(hf: Any) -> None:
+    from bandgen.hf.registry import available
+
+    hf = _object(hf, "hf")
+    method = hf.get("method")
+    if method not in available():
+        raise _fail("hf.method", f"{str(method)[:40]!r} is not one of {available()}")
+    config = _object(hf.get("config", {}), "hf.config")
+    rules = _HF_CONFIG.get(method)
+    for key, value in config.items():
+        if key == "weights" and method in ("nsbg", "blind"):
+            _check_weights(value)
+            continue
+        if rules is None:
+            if not isinstance(value, str | int | float | bool | type(None)):
+                raise _fail(f"hf.config.{key}", "must be a JSON scalar")
+            continue
+        if key not in rules:
+            raise _fail(f"hf.config.{key}", f"is not an option of --hf {method}")
+        if key == "model" and "weights" in config:
+            _text(value, "hf.config.model")  # only a label beside a weights file
+            continue
+        _check_rule(method, key, value, rules[key])
+
+
+def check_header(header: Mapping[str, Any]) -> None:
+    """Check every field of a ``.bgn`` header the decoder relies on.
+
+    Raises:
+        BitstreamError: a field missing, of the wrong type, out of range, or a header
+            nested deeper than :data:`MAX_DEPTH`.
+    """
+    if _depth(header) > MAX_DEPTH:
+        raise _fail("", f"nests deeper than {MAX_DEPTH} levels")
+    _text(header.get("bandgen_version", ""), "bandgen_version")
+    _int(header, "sample_rate", WORK_RATE, WORK_RATE)
+    _int(header, "source_sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
+    _int(header, "channels", 1, MAX_CHANNELS)
+    _int(header, "num_samples", 0, MAX_SAMPLES)
+    _int(header, "num_frames", 0, MAX_SAMPLES)
+    _number(header, "bitrate_kbps", 1e-3, 1e5, "bitrate_kbps")
+    _check_core(header.get("core"))
+    _check_hf(header.get("hf"))
