@@ -17,6 +17,12 @@ inference path built from the same submodules, and in eval mode
 zero-padded at the end to a multiple of ``n_fft`` (2048 samples, one SBG frame) and cropped back.
 The blind variant (``blind=True``, paper §4.4) has no SBG encoder, no RVQ and no TFiLM.
 
+``generator="patch"`` (not in the paper; the shipped CPU models) swaps the SEANet generator and
+the 2-D ResNet encoder for :mod:`bandgen.nn.patch_envelope`: the generated bands are the core's
+bands 1..4 patched upwards, shaped per 5.3 ms by gains and a noise share that a small causal
+net decodes from core features and the RVQ codes; its encoder codes the target's sub-band
+envelope and spectral flatness. Same interface, same RVQ, same bitstream.
+
 Latency: the generator is causal; the side information of a frame describes the 2048 samples it
 covers, so the codec works frame by frame (42.7 ms) plus the PQMF's 240-sample alignment delay.
 """
