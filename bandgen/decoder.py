@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 FRAME_TARGET_S = 0.1
 """A container frame groups the core packets of about this many seconds (at least one)."""
 
+IMPLAUSIBLE_PEAK = 2.0
+"""Salvaging, a core packet decoding beyond this (+6 dBFS) is garbage (silence instead), and
+so is a high band beyond it (the core alone instead, until the next independent payload)."""
+
 FADE_SAMPLES = 240
 """Length of the fades around a concealed gap, 5 ms at 48 kHz."""
 
@@ -56,21 +60,25 @@ class CoreToWork:
 
     The encoder (local decode) and the decoder use this same class, so the
     high-band coders on both sides see bit-identical core signals.
+
+    Args:
+        core: the core codec.
+        limit: the stream's length, when known: no sample past it is passed on.
+        guard: salvaging: a packet that decodes beyond :data:`IMPLAUSIBLE_PEAK` (e.g. an
+            MP3 frame whose bit reservoir was lost with the frames before it) is silence.
     """
 
-    def __init__(self, core: CoreCodec, limit: int | None = None) -> None:
+    def __init__(self, core: CoreCodec, limit: int | None = None, *, guard: bool = False) -> None:
         self._decoder: CoreDecoder = core.new_decoder()
         self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
-        self._limit = limit  # the stream's length, when known: no sample past it is passed on
+        self._limit = limit
+        self._guard = guard
+        self._rate = core.sample_rate
         self.num_out = 0
+        self.muted = 0  # 48 kHz samples of implausible packets replaced by silence
 
     def push(self, packet: bytes) -> np.ndarray:
-        pcm = self._decoder.push(packet)
-        out = self._resampler.push(pcm[None])[0]
-        if self._limit is not None:
-            out = out[: max(0, self._limit - self.num_out)]
-        self.num_out += out.shape[0]
-        return out
+        return self._emit(self._checked(self._decoder.push(packet)))
 
     def conceal(self, core_samples: int) -> int:
         """Stand in for lost packets of ``core_samples`` samples: the timeline moves on in silence.
@@ -78,15 +86,24 @@ class CoreToWork:
         The decoder is kept (its state is nearer the truth after the gap than a fresh
         one's); returns the number of 48 kHz samples of silence this makes.
         """
-        out = self._resampler.push(np.zeros((1, core_samples), np.float32))[0]
+        return int(self._emit(np.zeros(core_samples, np.float32)).shape[0])
+
+    def _checked(self, pcm: np.ndarray) -> np.ndarray:
+        if self._guard and pcm.size and float(np.abs(pcm).max()) > IMPLAUSIBLE_PEAK:
+            self.muted += pcm.shape[0] * WORK_RATE // self._rate
+            return np.zeros_like(pcm)
+        return pcm
+
+    def _emit(self, pcm: np.ndarray) -> np.ndarray:
+        out = self._resampler.push(pcm[None])[0]
         if self._limit is not None:
             out = out[: max(0, self._limit - self.num_out)]
         self.num_out += out.shape[0]
-        return int(out.shape[0])
+        return out
 
     def finish(self, num_samples: int, *, pad: bool = True) -> np.ndarray:
         """Flush and cut the total output to at most ``num_samples``; zero-pad up to it if ``pad``."""
-        tail = self._resampler.push(self._decoder.flush()[None], last=True)[0]
+        tail = self._resampler.push(self._checked(self._decoder.flush())[None], last=True)[0]
         keep = max(0, num_samples - self.num_out)
         tail = tail[:keep]
         if pad:
@@ -106,7 +123,7 @@ class _Channel:
 
     def __init__(self, codec: Codec, limit: int, *, guard: bool) -> None:
         self.codec = codec
-        self.core = CoreToWork(codec.core, limit=limit)
+        self.core = CoreToWork(codec.core, limit=limit, guard=guard)
         self.hf: HighBandDecoder | None = codec.hf.new_decoder()
         self.bypass = 0  # core samples passed on alone before a restarted high band
         self.guard = guard
@@ -179,6 +196,8 @@ class _Channel:
                 self.held = np.concatenate([self.held, core])
             try:
                 decoded = self.hf.push(core, payloads)
+                if self.guard and decoded.size and np.abs(decoded).max() > IMPLAUSIBLE_PEAK:
+                    raise BitstreamError("the high band decoded beyond +6 dBFS (damaged side info)")
             except BitstreamError as exc:
                 out.append(self._fall_back(exc))
             else:
@@ -295,7 +314,7 @@ def decode_frames(
         # a stream whose data ends mid-frame ends where its decodable core ends
         out.add(c, channel.finish(num_samples, pad=not truncated))
     concealment.core_only_samples += max(channel.core_only for channel in run)
-    concealment.lost_samples += max(channel.lost for channel in run)
+    concealment.lost_samples += max(channel.lost + channel.core.muted for channel in run)
     block = out.release(final=True)
     if block is not None:
         yield block
