@@ -295,14 +295,14 @@ def _positive_int(text: str) -> int:
 
 
 def threads_flag(sp: argparse.ArgumentParser) -> None:
-    """``--threads N``: CPU threads of the neural models (default min(4, cores))."""
+    """``--threads N``: CPU threads of the neural models (default min(4, idle cores))."""
     sp.add_argument(
         "--threads",
         type=_positive_int,
         default=None,
         metavar="N",
-        help=f"CPU threads for the neural models (default $OMP_NUM_THREADS if set, else "
-        f"min(4, cores) = {default_threads()})",
+        help="CPU threads for the neural models (default $OMP_NUM_THREADS if set, else "
+        f"min(4, idle cores), now {default_threads()})",
     )
     sp.set_defaults(uses_threads=True)
 

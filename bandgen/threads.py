@@ -2,7 +2,8 @@
 
 torch's default (one thread per core, plus as many inter-op threads) oversubscribes a busy
 machine: a 10 s stereo n-SBG encode took 67-97 s with the defaults beside another job and
-12.6 s with one thread.  :func:`set_threads` caps both pools, through the OpenMP/MKL
+12.6 s with one thread (issue 16); here, on 2 cores under a load of 4, 38-42 s with 2 threads
+and 5-6 s with 1.  :func:`set_threads` caps both pools, through the OpenMP/MKL
 environment for a torch imported later and directly for one already imported, so the
 CLI can call it first thing without importing torch (which costs a second of start-up).
 """
@@ -20,12 +21,21 @@ _ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def default_threads() -> int:
-    """``min(4, usable cores)``, at least 1."""
+    """``min(4, idle cores)``, at least 1: the usable cores less the 1-minute load average.
+
+    On a machine another job keeps busy, more threads than idle cores make OpenMP's threads
+    wait for each other: a 10 s stereo n-SBG encode on 2 cores under a load of 4 took 38-42 s
+    with 2 threads and 5-6 s with 1.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(DEFAULT_MAX_THREADS, cores))
+    try:
+        idle = round(cores - os.getloadavg()[0])
+    except OSError:  # no load average on this system
+        idle = cores
+    return max(1, min(DEFAULT_MAX_THREADS, cores, idle))
 
 
 def set_threads(num_threads: int | None = None) -> int:

@@ -71,7 +71,9 @@ def test_non_finite_input_is_a_clean_error(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.wav"]
 
 
-def test_threads_option_caps_torch(tmp_path: Path) -> None:
+def test_threads_option_caps_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(var, os.environ.get(var, ""))  # restored after the test
     src = _write(tmp_path / "in.wav")
     before = torch.get_num_threads()
     try:
