@@ -17,6 +17,7 @@ with ``"model": "mp3restore"``; the default is ``bandgen/pretrained/mp3restore-3
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ MODEL_KIND = "mp3restore"
 _ENVELOPE_FLOOR = 1e-11  # as bandgen.dsp.stft: samples with no window energy come back as 0
 
 
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+"""A shipped model's name: no path separators, so it cannot lead out of the package."""
+
+
 def load_restore_model(
     name: str | None = None, *, weights: str | os.PathLike[str] | None = None
 ) -> tuple[MP3Restore, dict[str, Any]]:
@@ -71,6 +76,11 @@ def load_restore_model(
     from bandgen.pretrained.registry import PRETRAINED_DIR, read_info, verify_sha256
 
     if weights is None:
+        if not _MODEL_NAME.match(name or DEFAULT_MODEL):
+            raise ConfigError(
+                f"{name!r} is not a model name (letters, digits, '-', '_' and '.'); "
+                "to load a weights file, pass it as --weights PATH.safetensors"
+            )
         weights = PRETRAINED_DIR / f"{name or DEFAULT_MODEL}.safetensors"
         if not weights.is_file():
             raise ConfigError(
