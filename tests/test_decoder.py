@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,17 +116,15 @@ def _mutated(payload: bytes, rng: np.random.Generator) -> bytes:
     return bytes(data)
 
 
-def test_fuzzed_frames_never_crash_or_blast_when_salvaging() -> None:
-    """Frame bodies with packets and payloads garbled (CRCs recomputed) and raw damage:
-    salvage decodes every case to finite audio no longer than the header and never louder
-    than +6 dBFS (a lost MP3 bit reservoir decoded to 291, forged SBR side info to 2000)."""
-    rng = np.random.default_rng(7)
+def _fuzz_frames(cases: int, seed: int) -> None:
+    """Garble packets/payloads (CRCs recomputed) or raw bytes; salvage must decode sanely."""
+    rng = np.random.default_rng(seed)
     wav = (0.2 * rng.standard_normal((1, 24000))).astype(np.float32)
     streams = [
         Codec.create(bitrate_kbps=16, hf="sbr", core=core).encode(wav, 48000)
         for core in ("aac", "opus", "mp3")
     ]
-    for case in range(240):
+    for case in range(cases):
         data = streams[case % 3]
         header, frames = read_container(data)
         if case % 2:  # structure-aware: garble one packet or payload, valid CRC
@@ -150,3 +149,16 @@ def test_fuzzed_frames_never_crash_or_blast_when_salvaging() -> None:
             continue  # e.g. a frame whose garbled packets the core refuses outright
         assert np.isfinite(out).all() and out.shape[1] <= header["num_samples"], case
         assert np.abs(out).max(initial=0) < 2.5, case
+
+
+def test_fuzzed_frames_never_crash_or_blast_when_salvaging() -> None:
+    """Frame bodies with packets and payloads garbled (CRCs recomputed) and raw damage:
+    salvage decodes every case to finite audio no longer than the header and never louder
+    than +6 dBFS (a lost MP3 bit reservoir decoded to 291, forged SBR side info to 2000)."""
+    _fuzz_frames(240, seed=7)
+
+
+@pytest.mark.slow
+def test_many_fuzzed_frames() -> None:
+    """The long run: ``$BANDGEN_FUZZ_CASES`` (default 100 000) damaged streams."""
+    _fuzz_frames(int(os.environ.get("BANDGEN_FUZZ_CASES", "100000")), seed=1)
