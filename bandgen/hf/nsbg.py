@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NsbgBlindCoder", "NsbgCoder", "pack_codes", "unpack_codes"]
 
-MODES_KBPS = (12, 16)
-"""Total rates the shipped n-SBG models are trained for (paper ``000`` Table 1)."""
+MODES_KBPS = (12, 16, 24)
+"""Total rates the shipped n-SBG models are released for (paper ``000`` Table 1, plus 24)."""
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> bytes:

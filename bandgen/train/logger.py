@@ -7,6 +7,7 @@ Only rank 0 logs (``enabled=False`` elsewhere). TensorBoard is optional: without
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,15 @@ class TrainLogger:
             self._bar.set_postfix(**shown, s=f"{seconds:.2f}")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
-        """Log scalars to TensorBoard and append them to ``log.jsonl``."""
+        """Log scalars to TensorBoard and append them to ``log.jsonl`` (with the Unix time, so
+        that wall time per step can be read back from the log)."""
         if not self.enabled:
             return
         if self._writer is not None:
             for key, value in values.items():
                 self._writer.add_scalar(key, value, step)
         with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, **values}) + "\n")
+            f.write(json.dumps({"step": step, "time": round(time.time(), 1), **values}) + "\n")
 
     def example(self, step: int, y: np.ndarray, y_hat: np.ndarray, core: np.ndarray) -> None:
         """Log one validation clip: audio and spectrograms of target, output and core."""
