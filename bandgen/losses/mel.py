@@ -3,75 +3,21 @@
 The loss is the DAC one: at seven resolutions (window = ``n_fft`` = 32 ... 2048, hop ``n_fft / 4``,
 5 ... 320 Slaney mel bins, periodic Hann, ``center=True``) the L1 distance between
 ``log10(clamp(mel, 1e-5))`` of the output and the target, averaged per scale and **summed** over
-scales. The mel filterbanks are built here in numpy (Slaney scale, Slaney area normalisation, as
-``librosa.filters.mel(htk=False, norm="slaney")``) and cached per parameter set.
+scales. The mel filterbanks are :func:`bandgen.dsp.mel.mel_filterbank` (Slaney scale, Slaney area
+normalisation, as ``librosa.filters.mel(htk=False, norm="slaney")``), the ones the metrics use.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from bandgen.dsp.mel import hz_to_mel, mel_filterbank, mel_to_hz
 from bandgen.errors import ConfigError
 
 __all__ = ["MultiScaleMelLoss", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
-
-# Slaney's auditory-toolbox mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
-_F_SP = 200.0 / 3.0
-_MIN_LOG_HZ = 1000.0
-_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
-_LOG_STEP = float(np.log(6.4) / 27.0)
-
-
-def hz_to_mel(freq_hz: np.ndarray | float) -> np.ndarray:
-    """Slaney mel of ``freq_hz`` (any shape): linear below 1 kHz, log-spaced above."""
-    freq_hz = np.asarray(freq_hz, dtype=np.float64)
-    linear = freq_hz / _F_SP
-    safe = np.maximum(freq_hz, _MIN_LOG_HZ)
-    log = _MIN_LOG_MEL + np.log(safe / _MIN_LOG_HZ) / _LOG_STEP
-    return np.where(freq_hz >= _MIN_LOG_HZ, log, linear)
-
-
-def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
-    """Inverse of :func:`hz_to_mel`."""
-    mel = np.asarray(mel, dtype=np.float64)
-    linear = mel * _F_SP
-    log = _MIN_LOG_HZ * np.exp(_LOG_STEP * (np.maximum(mel, _MIN_LOG_MEL) - _MIN_LOG_MEL))
-    return np.where(mel >= _MIN_LOG_MEL, log, linear)
-
-
-@functools.lru_cache(maxsize=64)
-def mel_filterbank(
-    *, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
-) -> np.ndarray:
-    """Slaney-normalised triangular mel filterbank ``[shape=(n_mels, 1 + n_fft // 2)]``.
-
-    Triangles have corners at ``n_mels + 2`` points equally spaced on the Slaney mel scale between
-    ``fmin`` and ``fmax`` (default Nyquist), and each is scaled by ``2 / (f_hi - f_lo)`` so that
-    every filter has the same area (librosa's ``norm="slaney"``). The result is cached and
-    read-only.
-    """
-    fmax = sample_rate / 2.0 if fmax is None else fmax
-    if not 0.0 <= fmin < fmax <= sample_rate / 2.0 or n_mels < 1 or n_fft < 2:
-        raise ConfigError(
-            f"mel filterbank needs 0 <= fmin < fmax <= sample_rate/2, n_mels >= 1, n_fft >= 2; "
-            f"got fmin={fmin}, fmax={fmax}, sample_rate={sample_rate}, n_mels={n_mels}, "
-            f"n_fft={n_fft}"
-        )
-    fft_hz = np.linspace(0.0, sample_rate / 2.0, 1 + n_fft // 2)
-    corners_hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    widths = np.diff(corners_hz)
-    ramps = corners_hz[:, None] - fft_hz[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (corners_hz[2:] - corners_hz[:-2]))[:, None]
-    weights.setflags(write=False)
-    return weights
 
 
 class MultiScaleMelLoss(nn.Module):

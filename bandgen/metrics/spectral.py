@@ -1,8 +1,9 @@
-"""Numpy STFT magnitudes and Slaney mel filterbanks for the metrics (no torch needed).
+"""Numpy STFT magnitudes for the metrics (no torch needed), and the shared mel filterbank.
 
 The conventions follow :func:`torch.stft` with ``center=True`` and ``pad_mode="reflect"`` and a
-periodic Hann window, and :func:`librosa.filters.mel` with ``htk=False, norm="slaney"``, so the
-numbers match DAC's mel loss and the usual LSD code.
+periodic Hann window; :func:`mel_filterbank` is :func:`bandgen.dsp.mel.mel_filterbank` (as
+:func:`librosa.filters.mel` with ``htk=False, norm="slaney"``), the one DAC's mel loss in
+:mod:`bandgen.losses.mel` uses, so the numbers match it and the usual LSD code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bandgen.dsp.mel import mel_filterbank
 from bandgen.errors import ConfigError
 
 __all__ = ["hann_window", "mel_filterbank", "stft_magnitude"]
@@ -57,48 +59,3 @@ def stft_magnitude(
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop_length]
     spec = np.fft.rfft(frames * window, axis=-1)  # [C, N, F]
     return np.abs(spec).transpose(0, 2, 1)
-
-
-def _hz_to_mel(freq: np.ndarray) -> np.ndarray:
-    """Slaney mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
-    f_sp = 200.0 / 3
-    logstep = np.log(6.4) / 27.0
-    freq = np.asarray(freq, dtype=np.float64)
-    mels = freq / f_sp
-    high = freq >= 1000.0
-    mels[high] = 15.0 + np.log(freq[high] / 1000.0) / logstep
-    return mels
-
-
-def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    f_sp = 200.0 / 3
-    logstep = np.log(6.4) / 27.0
-    mels = np.asarray(mels, dtype=np.float64)
-    freq = mels * f_sp
-    high = mels >= 15.0
-    freq[high] = 1000.0 * np.exp(logstep * (mels[high] - 15.0))
-    return freq
-
-
-@lru_cache(maxsize=32)
-def mel_filterbank(
-    *, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
-) -> np.ndarray:
-    """Triangular Slaney-normalised mel filterbank (as librosa ``htk=False, norm="slaney"``).
-
-    Returns:
-        float64 ``[n_mels, n_fft // 2 + 1]`` (read-only, cached).
-    """
-    fmax = sample_rate / 2 if fmax is None else fmax
-    fft_freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    mel_freqs = _mel_to_hz(
-        np.linspace(_hz_to_mel(np.array([fmin]))[0], _hz_to_mel(np.array([fmax]))[0], n_mels + 2)
-    )
-    fdiff = np.diff(mel_freqs)
-    ramps = mel_freqs[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_freqs[2:] - mel_freqs[:-2]))[:, None]
-    weights.flags.writeable = False
-    return weights
