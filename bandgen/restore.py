@@ -5,9 +5,10 @@ Streaming works in the model's STFT frame domain. Output frames are produced ``c
 at a time; each chunk runs the network on its frames plus ``config.context_frames`` input
 frames on either side (the network's receptive radius), so every output frame sees exactly
 the input it would see in a whole-file pass, including the zero padding at the file's ends.
-The restored frames are overlap-added (weighted, as :meth:`STFT.inverse`) and samples are
-written out as soon as no later frame overlaps them. Memory is bounded by the chunk size, and
-the result equals :meth:`MP3Restore.restore` on the whole signal to float rounding.
+The restored frames are overlap-added (:class:`~bandgen.dsp.ola.StreamingOverlapAdd`, the
+weighted overlap-add of :meth:`STFT.inverse`) and samples are written out as soon as no later
+frame overlaps them. Memory is bounded by the chunk size, and the result equals
+:meth:`MP3Restore.restore` on the whole signal to float rounding.
 
 Shipped weights follow the conventions of :mod:`bandgen.pretrained.registry` (safetensors +
 JSON with ``model``, ``config``, ``sha256``; sha256 checked before loading, ``strict=True``),
@@ -26,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bandgen.audio.checks import check_finite
+from bandgen.dsp.ola import StreamingOverlapAdd
 from bandgen.errors import ConfigError
 from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig, from_image, to_image
 
@@ -45,8 +46,6 @@ DEFAULT_MODEL = "mp3restore-32k"
 
 MODEL_KIND = "mp3restore"
 """``model`` field of a restoration model's JSON description."""
-
-_ENVELOPE_FLOOR = 1e-11  # as bandgen.dsp.stft: samples with no window energy come back as 0
 
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -130,17 +129,15 @@ class _StreamState:
     """Buffers of one stream, in the coordinates of the centre-padded signal.
 
     ``samples [C, *]`` starts at padded sample ``samples_at`` (the next frame's start);
-    ``frames [C, 2, *, F]`` holds input frames from index ``frames_at``; ``acc [C, *]`` and
-    ``env [*]`` are the overlap-add sums from padded sample ``acc_at``.
+    ``frames [C, 2, *, F]`` holds input frames from index ``frames_at``; ``ola`` sums the
+    restored frames.
     """
 
     samples: Tensor
     samples_at: int
     frames: Tensor
     frames_at: int
-    acc: Tensor
-    env: Tensor
-    acc_at: int
+    ola: StreamingOverlapAdd
     done_frames: int = 0
     received: int = 0
     emitted: int = 0
@@ -218,9 +215,9 @@ class Restorer:
             samples_at=0,
             frames=torch.zeros(channels, 2, 0, cfg.num_bins),
             frames_at=0,
-            acc=torch.zeros(channels, 0),
-            env=torch.zeros(0),
-            acc_at=0,
+            ola=StreamingOverlapAdd(
+                self.model.stft.window, hop_length=cfg.hop_length, channels=channels
+            ),
         )
 
     def _analyze(self, state: _StreamState, final: bool) -> int:
@@ -260,7 +257,8 @@ class Restorer:
             lo, hi = max(0, start - context), min(available, stop + context)
             window = state.frames[:, :, lo - state.frames_at : hi - state.frames_at]
             restored = self.model(window)[:, :, start - lo : stop - lo]
-            self._overlap_add(state, restored, start)
+            frames = torch.fft.irfft(from_image(restored), n=cfg.n_fft, dim=-2)  # [C, n_fft, K]
+            state.ola.add(frames, start)
             state.done_frames = stop
             outs.append(self._emit(state, stop * cfg.hop_length, last=False))
             keep = max(0, stop - context) - state.frames_at
@@ -272,43 +270,15 @@ class Restorer:
             return torch.zeros(state.samples.shape[0], 0)
         return torch.cat(outs, dim=1)
 
-    def _overlap_add(self, state: _StreamState, image: Tensor, first_frame: int) -> None:
-        cfg = self.config
-        frames = torch.fft.irfft(from_image(image), n=cfg.n_fft, dim=-2)  # [C, n_fft, K]
-        window = self.model.stft.window.to(frames.dtype)
-        count = frames.shape[-1]
-        begin = first_frame * cfg.hop_length - state.acc_at
-        end = begin + (count - 1) * cfg.hop_length + cfg.n_fft
-        if end > state.acc.shape[1]:
-            grow = end - state.acc.shape[1]
-            state.acc = torch.cat([state.acc, state.acc.new_zeros(state.acc.shape[0], grow)], 1)
-            state.env = torch.cat([state.env, state.env.new_zeros(grow)])
-        length = (count - 1) * cfg.hop_length + cfg.n_fft
-        for target, frames_k in (
-            (state.acc, frames * window[:, None]),
-            (state.env[None], window.square()[None, :, None].expand(1, -1, count)),
-        ):
-            summed = F.fold(
-                frames_k,
-                output_size=(1, length),
-                kernel_size=(1, cfg.n_fft),
-                stride=(1, cfg.hop_length),
-            )
-            target[:, begin:end] += summed[:, 0, 0, :]
-
     def _emit(self, state: _StreamState, final_at: int, *, last: bool) -> Tensor:
         """Finished samples as signal samples: those before padded position ``final_at`` (no
         later frame reaches them), or all received ones if ``last``."""
         pad = self.config.n_fft // 2
         limit = state.received + pad if last else min(final_at, state.received + pad)
-        first = max(state.acc_at, state.emitted + pad)
+        first = max(state.ola.position, state.emitted + pad)
         count = max(0, limit - first)
-        lo = first - state.acc_at
-        acc, env = state.acc[:, lo : lo + count], state.env[lo : lo + count]
-        out = torch.where(env > _ENVELOPE_FLOOR, acc / env.clamp_min(_ENVELOPE_FLOOR), 0.0)
+        out = state.ola.read(first, count)
         state.emitted += count
         # positions before final_at are done: emitted, or centre padding that is never output
-        drop = (first + count if count or last else min(first, final_at)) - state.acc_at
-        state.acc, state.env = state.acc[:, drop:], state.env[drop:]
-        state.acc_at += drop
+        state.ola.discard(first + count if count or last else min(first, final_at))
         return out

@@ -1,7 +1,7 @@
 """Short-time Fourier transform with an exact inverse, and the n-SBG encoder's log-power input.
 
-:class:`STFT` wraps :func:`torch.stft` for the analysis and does its own weighted overlap-add for
-the inverse, so that both ``center=True`` and ``center=False`` invert (``torch.istft`` refuses a
+:class:`STFT` wraps :func:`torch.stft` for the analysis and inverts with the weighted overlap-add
+of :mod:`bandgen.dsp.ola`, so that both ``center=True`` and ``center=False`` invert (``torch.istft`` refuses a
 Hann window with ``center=False`` because the envelope is zero at the very first sample). Samples
 where the window envelope vanishes (the first sample of a ``center=False`` Hann analysis, and
 anything beyond the last frame) come back as zeros.
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bandgen.dsp.ola import normalize, overlap_add, window_envelope
 from bandgen.errors import ConfigError
 
 __all__ = [
@@ -32,8 +33,6 @@ SBG_DB_MEAN = -42.61
 """Mean of the n-SBG training log-power spectrogram, dB (HP §1.1)."""
 SBG_DB_STD = 25.79
 """Standard deviation of the n-SBG training log-power spectrogram, dB (HP §1.1)."""
-
-_ENVELOPE_FLOOR = 1e-11
 
 
 class STFT(nn.Module):
@@ -139,25 +138,13 @@ class STFT(nn.Module):
         frames = torch.fft.irfft(spec, n=self.n_fft, dim=-2)  # [B', n_fft, N]
         window = self.window.to(frames.dtype)
         total = self.n_fft + self.hop_length * (num_frames - 1)
-        wav = self._overlap_add(frames * window[:, None], total)
-        envelope = self._overlap_add(
-            window.square()[None, :, None].expand(1, -1, num_frames), total
-        )
-        wav = torch.where(envelope > _ENVELOPE_FLOOR, wav / envelope.clamp_min(_ENVELOPE_FLOOR), 0)
+        summed = overlap_add(frames * window[:, None], hop_length=self.hop_length, total=total)
+        envelope = window_envelope(window, num_frames=num_frames, hop_length=self.hop_length)
+        wav = normalize(summed, envelope)
         start = self.n_fft // 2 if self.center else 0
         wav = wav[:, start : start + length]
         wav = F.pad(wav, (0, length - wav.shape[-1]))
         return wav.reshape(*lead, length)
-
-    def _overlap_add(self, frames: Tensor, total: int) -> Tensor:
-        """Sum ``frames [B, n_fft, N]`` at hop spacing into ``[B, total]``."""
-        summed = F.fold(
-            frames,
-            output_size=(1, total),
-            kernel_size=(1, self.n_fft),
-            stride=(1, self.hop_length),
-        )
-        return summed[:, 0, 0, :]
 
 
 def power_to_db(power: Tensor, *, amin: float = 1e-10) -> Tensor:
