@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.io import (
     AtomicFile,
     AudioWriter,
@@ -36,13 +37,12 @@ from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.decoder import Concealment, decode_frames
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.header import check_header
-from bandgen.hf.base import WORK_RATE
 from bandgen.hf.registry import DEFAULT_HF
 
 if TYPE_CHECKING:
     from bandgen.restore import Restorer
 
-RESTORE_OUTPUT_RATES = (44_100, 48_000)
+RESTORE_OUTPUT_RATES = (44_100, WORK_RATE)
 """Input rates ``restore_file`` writes at; any other input is written at 48 kHz."""
 
 BGN_SUFFIX = ".bgn"

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bandgen import __version__
+from bandgen.audio import WORK_RATE
 from bandgen.errors import BandgenError
 from bandgen.threads import default_threads, set_threads
 
@@ -42,7 +43,7 @@ def _cmd_encode(args: argparse.Namespace) -> None:
 
     info = probe(args.input)
     start = time.perf_counter()
-    total = info.duration_s * 48_000 or None
+    total = info.duration_s * WORK_RATE or None
     hf_options = {} if args.side_kbps is None else {"side_kbps": args.side_kbps}
     with _progress_bar(total or 0, "sample", _show_progress(args)) as update:
         stats = api.encode_file(
@@ -77,11 +78,11 @@ def _cmd_decode(args: argparse.Namespace) -> None:
     with _progress_bar(frames, "frame", _show_progress(args)) as update:
         stats = api.decode_file(args.input, args.output, salvage=args.salvage, progress=update)
     elapsed = time.perf_counter() - start
-    seconds = stats.num_samples / 48_000
+    seconds = stats.num_samples / WORK_RATE
     if stats.salvaged:
         print(f"warning: {_salvage_report(stats)}", file=sys.stderr)
     print(
-        f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at 48000 Hz; "
+        f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at {WORK_RATE} Hz; "
         f"{elapsed:.2f} s ({seconds / max(elapsed, 1e-9):.1f}x real time)"
     )
 

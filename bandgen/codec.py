@@ -22,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from bandgen import __version__
+from bandgen.audio import WORK_RATE
 from bandgen.audio.checks import (
     check_channels,
     check_finite,
@@ -41,7 +42,7 @@ from bandgen.decoder import (
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.header import check_header
 from bandgen.hf import registry
-from bandgen.hf.base import WORK_RATE, HighBandCoder
+from bandgen.hf.base import HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
 
 FRAME_OVERHEAD_BYTES = 7

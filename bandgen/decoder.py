@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ChannelFrame, ContainerReader
 from bandgen.core import CoreCodec
 from bandgen.core.base import CoreDecoder
 from bandgen.errors import BitstreamError
-from bandgen.hf.base import WORK_RATE, HighBandCoder, HighBandDecoder
+from bandgen.hf.base import HighBandCoder, HighBandDecoder
 
 if TYPE_CHECKING:
     from bandgen.codec import Codec

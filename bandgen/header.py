@@ -20,14 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.checks import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from bandgen.core import CORE_NAMES
 from bandgen.errors import BitstreamError
-from bandgen.hf.base import WORK_RATE
 
 MAX_DEPTH = 4
 """Deepest nesting of objects/lists a header may have (it uses 3)."""
-MAX_SAMPLES = 48_000 * 3600 * 24 * 7
+MAX_SAMPLES = WORK_RATE * 3600 * 24 * 7
 """Longest stream, in 48 kHz samples: a week."""
 MAX_TEXT = 256
 """Longest string value."""

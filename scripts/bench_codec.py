@@ -26,6 +26,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import soundfile as sf
 
+from bandgen.audio import WORK_RATE
+
 REPO = Path(__file__).resolve().parents[1]
 DEV = Path(os.environ.get("BANDGEN_SHARED", REPO.parent / "shared")) / "data" / "dev"
 
@@ -75,9 +77,9 @@ def _speed(args: argparse.Namespace) -> None:
 
 def _make_long_file(path: Path, minutes: float) -> float:
     clips = [c for c in sorted(DEV.glob("dev_music_*.flac"))]
-    total = int(minutes * 60 * 48_000)
+    total = int(minutes * 60 * WORK_RATE)
     written = 0
-    with sf.SoundFile(str(path), "w", samplerate=48_000, channels=2, subtype="PCM_16") as out:
+    with sf.SoundFile(str(path), "w", samplerate=WORK_RATE, channels=2, subtype="PCM_16") as out:
         i = 0
         while written < total:
             wav, _ = sf.read(str(clips[i % len(clips)]), dtype="float32", always_2d=True)
@@ -87,7 +89,7 @@ def _make_long_file(path: Path, minutes: float) -> float:
             out.write(wav)
             written += wav.shape[0]
             i += 1
-    return written / 48_000
+    return written / WORK_RATE
 
 
 def _run_measured(cmd: list[str]) -> tuple[float, float]:
@@ -125,7 +127,7 @@ def _memory(args: argparse.Namespace) -> None:
     )
     t_dec, rss_dec = _run_measured([*bandgen, "decode", str(bgn), str(out), "--no-progress"])
     _, rss_base = _run_measured([sys.executable, "-c", "import bandgen.codec, av, torch"])
-    signal_mib = seconds * 48_000 * 2 * 4 / 2**20
+    signal_mib = seconds * WORK_RATE * 2 * 4 / 2**20
     print(
         f"input: {seconds / 60:.1f} min of 48 kHz stereo, --hf {args.hf} at {args.bitrate:g} kbps/ch; "
         f"decoded signal held once = {signal_mib:.0f} MiB"

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bandgen.audio import WORK_RATE
 from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig
 from bandgen.restore import Restorer, load_restore_model, quantize_int8
 
@@ -37,7 +38,7 @@ def state_bytes(model: torch.nn.Module) -> int:
 
 def signal(seconds: float) -> np.ndarray:
     """``[1, seconds * 48000]``: a dev clip looped, or noise if the clip is missing."""
-    length = int(seconds * 48_000)
+    length = int(seconds * WORK_RATE)
     if CLIP.exists():
         import soundfile as sf
 
@@ -49,7 +50,7 @@ def signal(seconds: float) -> np.ndarray:
 
 def seconds_per_run(restorer: Restorer, wav: np.ndarray, repeats: int) -> float:
     """Best wall time of ``repeats`` whole-signal restorations."""
-    restorer.restore(wav[:, :48_000])  # warm-up
+    restorer.restore(wav[:, :WORK_RATE])  # warm-up
     best = float("inf")
     for _ in range(repeats):
         tic = time.perf_counter()

@@ -23,6 +23,7 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
+from bandgen.audio import WORK_RATE
 from bandgen.data.dataset import Segment
 from bandgen.train.recipe import Recipe, load_recipe
 from bandgen.train.trainer import Trainer
@@ -73,7 +74,7 @@ def _count(module: torch.nn.Module) -> float:
 def _inference_xrt(trainer: Trainer, seconds: float, threads: int) -> float:
     torch.set_num_threads(threads)
     g = trainer.generator.eval()
-    wav = torch.randn(1, 1, int(seconds * 48_000)) * 0.1
+    wav = torch.randn(1, 1, int(seconds * WORK_RATE)) * 0.1
 
     @torch.no_grad()
     def run() -> None:
@@ -97,7 +98,7 @@ def _bench_size(recipe: Recipe, out: Path, a: argparse.Namespace) -> str:
         fwd_s = _timed(lambda: g(core, target), a.steps)
     xrt = [_inference_xrt(trainer, a.seconds, n) for n in (1, 2)]
     batch = recipe.data.batch_size
-    audio_s = batch * recipe.data.segment_length / 48_000
+    audio_s = batch * recipe.data.segment_length / WORK_RATE
     return (
         f"{recipe.model.channels:3d}ch B={batch:3d} G {_count(g):7.3f} M  D "
         f"{_count(trainer.discriminator):6.3f} M | step {step_s:7.3f} s "

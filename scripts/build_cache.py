@@ -22,6 +22,7 @@ import time
 
 from tqdm import tqdm
 
+from bandgen.audio import WORK_RATE
 from bandgen.core import make_core
 from bandgen.data.cache import build_cache, cache_dir_for, read_index
 from bandgen.data.manifest import scan_corpus, select_hours, write_manifest
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=len(entries), unit="file", dynamic_ncols=True) as bar:
         build_cache(a.corpus_dir, entries, a.cache_dir, core, jobs=a.jobs, progress=bar.update)
     items = read_index(out)
-    hours = sum(it.num_samples for it in items) / 48_000 / 3600
+    hours = sum(it.num_samples for it in items) / WORK_RATE / 3600
     print(
         f"{out}: {len(items)} items, {hours:.2f} h "
         f"({sum(it.entry.split == 'valid' for it in items)} valid); core {core.params}; "

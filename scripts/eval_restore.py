@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from bandgen.api import load_restorer
+from bandgen.audio import WORK_RATE
 from bandgen.audio.io import AtomicFile, read_audio
 from bandgen.audio.resample import resample
 from bandgen.core import make_core
@@ -36,7 +37,7 @@ from bandgen.eval.report import markdown, summarize
 from bandgen.eval.run import find_clips
 from bandgen.eval.specs import code, parse_spec
 
-RATE = 48_000
+RATE = WORK_RATE
 
 
 def measure(metrics: list[str], ref: np.ndarray, test: np.ndarray, config: MeasureConfig) -> dict:

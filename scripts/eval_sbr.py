@@ -21,12 +21,13 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
+from bandgen.audio import WORK_RATE
 from bandgen.hf.registry import build
 from bandgen.hf.sbr import SbrCoder
 from bandgen.hf.sbr.tables import MODES
 from bandgen.metrics.spectral import mel_filterbank, stft_magnitude
 
-SR = 48_000
+SR = WORK_RATE
 N_FFT, HOP = 2048, 512
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from bandgen.audio import WORK_RATE
 from bandgen.dsp.pqmf import PQMF, design_prototype, stopband_attenuation_db
 
 DEFAULT_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
@@ -34,7 +35,7 @@ def snr_db(reference: torch.Tensor, estimate: torch.Tensor) -> float:
 def measure_clip(pqmf: PQMF, path: Path) -> tuple[float, float, float]:
     """Return (SNR dB, clip duration s, analysis+synthesis wall time s) for one clip."""
     audio, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    if sample_rate != 48_000:
+    if sample_rate != WORK_RATE:
         raise SystemExit(f"{path.name}: expected 48 kHz, got {sample_rate} Hz")
     wav = torch.from_numpy(np.ascontiguousarray(audio.T))[:, None, :]  # [C, 1, T]
     with torch.inference_mode():

@@ -22,11 +22,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bandgen.audio import WORK_RATE
 from bandgen.models.config import NSBGConfig
 from bandgen.models.nsbg import NSBG
 
 PRESETS = ("paper_12k", "paper_16k", "cpu_12k", "cpu_16k", "debug")
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = WORK_RATE
 
 
 def count(module: nn.Module | None) -> int:

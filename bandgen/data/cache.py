@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.io import AtomicFile, read_audio
 from bandgen.audio.resample import resample
 from bandgen.core import CoreCodec, CoreParams, core_from_params
@@ -52,9 +53,6 @@ __all__ = [
 
 CACHE_VERSION = 1
 """Bumped whenever the stored format or the coding procedure changes."""
-
-SAMPLE_RATE = 48_000
-"""Rate of everything stored in the cache."""
 
 PEAK = 0.99
 """Items whose peak would exceed this are scaled down (both channels alike)."""
@@ -99,11 +97,11 @@ def code_item(wav: np.ndarray, sample_rate: int, core: CoreCodec) -> np.ndarray:
         scaled together so that the peak is at most :data:`PEAK`.
     """
     mono = np.asarray(wav, dtype=np.float32).mean(axis=0, keepdims=True)
-    mono = resample(mono, sample_rate, SAMPLE_RATE)
+    mono = resample(mono, sample_rate, WORK_RATE)
     num = mono.shape[1]
-    low = resample(mono, SAMPLE_RATE, core.sample_rate)
+    low = resample(mono, WORK_RATE, core.sample_rate)
     decoded = core.decode(core.encode(low), low.shape[1])
-    core48 = resample(decoded, core.sample_rate, SAMPLE_RATE)
+    core48 = resample(decoded, core.sample_rate, WORK_RATE)
     if core48.shape[1] < num:
         core48 = np.pad(core48, ((0, 0), (0, num - core48.shape[1])))
     pair = np.concatenate([mono, core48[:, :num]], axis=0)
@@ -133,7 +131,7 @@ def _work(args: tuple[str, str, dict[str, object], dict[str, object]]) -> dict[s
     pair = code_item(wav, sr, core)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(dst) as out:
-        sf.write(str(out.tmp_path), pair.T, SAMPLE_RATE, format="FLAC", subtype="PCM_24")
+        sf.write(str(out.tmp_path), pair.T, WORK_RATE, format="FLAC", subtype="PCM_24")
     return {"entry": entry_dict, "path": rel, "num_samples": pair.shape[1]}
 
 
@@ -161,7 +159,7 @@ def build_cache(
     """
     out_dir = cache_dir_for(cache_root, core)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"version": CACHE_VERSION, "sample_rate": SAMPLE_RATE, "core": asdict(core.params)}
+    meta = {"version": CACHE_VERSION, "sample_rate": WORK_RATE, "core": asdict(core.params)}
     with AtomicFile(out_dir / "core.json") as out:
         out.tmp_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
     tasks = [

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.io import AtomicFile, probe
 from bandgen.errors import AudioInputError, ConfigError
 
@@ -120,7 +121,7 @@ def _from_corpus_manifest(root: Path) -> list[ManifestEntry]:
                     ManifestEntry(
                         path=str(rec["out"]),
                         duration_s=float(rec["dur"]),
-                        sample_rate=48_000,  # make_train_corpus.py writes 48 kHz FLAC
+                        sample_rate=WORK_RATE,  # make_train_corpus.py writes 48 kHz FLAC
                         channels=int(rec["ch"]),
                         category=str(rec.get("category") or _category_of(rec["out"])),
                         key=f"{rec['package']}/{rec['member']}",

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bandgen.audio import WORK_RATE
 from bandgen.dsp.stft import STFT
 from bandgen.errors import ConfigError
 
@@ -137,7 +138,7 @@ class PsychoacousticModel(nn.Module):
     def __init__(
         self,
         *,
-        sample_rate: int = 48000,
+        sample_rate: int = WORK_RATE,
         n_fft: int = 512,
         hop_length: int | None = None,
         spl_full_scale_db: float = 96.0,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bandgen.audio import WORK_RATE
 from bandgen.audio.io import read_audio
 from bandgen.audio.resample import resample
 from bandgen.errors import ConfigError
@@ -53,7 +54,7 @@ __all__ = [
     "validate",
 ]
 
-EVAL_RATE = 48_000
+EVAL_RATE = WORK_RATE
 """Sample rate of every reference and decoded signal in the evaluation, Hz."""
 ANCHORS = ("aac", "opus", "mp3")
 """Core codecs usable as anchors."""

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-WORK_RATE = 48_000
-"""Sampling rate in Hz at which every high-band coder works."""
+from bandgen.audio import WORK_RATE
+
+__all__ = ["WORK_RATE", "HighBandCoder", "HighBandDecoder", "HighBandEncoder"]
 
 
 class HighBandEncoder(ABC):

@@ -18,6 +18,7 @@ from typing import Any
 
 from torch import nn
 
+from bandgen.audio import WORK_RATE
 from bandgen.errors import ConfigError
 from bandgen.losses.adversarial import (
     feature_matching_loss,
@@ -92,7 +93,7 @@ class LossWeights:
         return cls(**{k: float(v) for k, v in values.items()})
 
 
-def build_losses(weights: LossWeights, *, sample_rate: int = 48000) -> nn.ModuleDict:
+def build_losses(weights: LossWeights, *, sample_rate: int = WORK_RATE) -> nn.ModuleDict:
     """The waveform losses ``forward(y_hat [B, 1, T], y [B, 1, T]) -> scalar`` with weight > 0.
 
     Keys are the :class:`LossWeights` names: ``"mel"`` (:class:`MultiScaleMelLoss`, paper

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from bandgen.audio import WORK_RATE
 from bandgen.dsp.mel import hz_to_mel, mel_filterbank, mel_to_hz
 from bandgen.errors import ConfigError
 
@@ -49,7 +50,7 @@ class MultiScaleMelLoss(nn.Module):
     def __init__(
         self,
         *,
-        sample_rate: int = 48000,
+        sample_rate: int = WORK_RATE,
         n_ffts: Sequence[int] = (32, 64, 128, 256, 512, 1024, 2048),
         n_mels: Sequence[int] = (5, 10, 20, 40, 80, 160, 320),
         hop_divisor: int = 4,

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bandgen.audio import WORK_RATE
 from bandgen.dsp.psychoacoustics import MaskingResult, PsychoacousticModel
 from bandgen.errors import ConfigError
 
@@ -48,7 +49,7 @@ class _MaskedSpectralLoss(nn.Module):
     def __init__(
         self,
         *,
-        sample_rate: int = 48000,
+        sample_rate: int = WORK_RATE,
         n_fft: int = 512,
         hop_length: int | None = None,
         reduction: str = "mean",

@@ -25,6 +25,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from bandgen.audio import WORK_RATE
 from bandgen.errors import ConfigError
 
 NUM_QMF = 64
@@ -143,7 +144,7 @@ def patches(master: tuple[int, ...], kx: int, k0: int) -> tuple[tuple[int, int, 
     (those bands are then filled by the noise floor only), as the standard does.
     """
     top = len(master) - 1
-    goal = round(2.048e6 / 48_000)
+    goal = round(2.048e6 / WORK_RATE)
     k = top if goal >= master[-1] else next(i for i, b in enumerate(master) if b >= goal)
     result: list[tuple[int, int, int]] = []
     usb = msb = kx
