@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,9 @@ from bandgen.cli import main
 
 
 @pytest.fixture
-def clip(tmp_path: Path, dev_clip: object) -> Path:
-    wav, sr = dev_clip("dev_speech_02", seconds=3.0)  # type: ignore[operator]
+def clip(tmp_path: Path, synth_clip: Callable[..., np.ndarray]) -> Path:
     path = tmp_path / "speech.flac"
-    sf.write(str(path), wav.T, sr, subtype="PCM_24")
+    sf.write(str(path), synth_clip("speech", seconds=3.0).T, 48_000, subtype="PCM_24")
     return path
 
 

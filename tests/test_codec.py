@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,8 @@ from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 
 
 @pytest.fixture(scope="module")
-def music(dev_clip: object) -> np.ndarray:
-    wav, _ = dev_clip("dev_music_04")  # type: ignore[operator]
-    return wav
+def music(synth_clip: Callable[..., np.ndarray]) -> np.ndarray:
+    return synth_clip("music", seconds=6.0, seed=4)
 
 
 @pytest.mark.parametrize("kbps", [12, 16, 24])

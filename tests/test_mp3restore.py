@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from bandgen.errors import AudioInputError, ConfigError
 from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig
 from bandgen.restore import Restorer, load_restore_model
 from bandgen.train.checkpoint import export_weights
+
+Synth = Callable[..., np.ndarray]
 
 
 def _random_model(num_blocks: int, seed: int = 0) -> MP3Restore:
@@ -62,9 +65,8 @@ def test_short_input_streams(rng: np.random.Generator) -> None:
         assert np.allclose(out, restorer.restore(wav), atol=1e-5)
 
 
-def test_restore_stereo_flac_at_44k(tmp_path: Path, weights: Path, dev_clip: object) -> None:
-    wav, _ = dev_clip("dev_music_02", seconds=2.0)  # type: ignore[operator]
-    wav44 = wav[:, : 2 * 44_100]  # stereo content, labelled 44.1 kHz
+def test_restore_stereo_flac_at_44k(tmp_path: Path, weights: Path, synth_clip: Synth) -> None:
+    wav44 = synth_clip("music", seconds=2.0, sample_rate=44_100)
     src = tmp_path / "in.flac"
     sf.write(str(src), wav44.T, 44_100, subtype="PCM_24")
     dst = tmp_path / "out.flac"
@@ -75,10 +77,9 @@ def test_restore_stereo_flac_at_44k(tmp_path: Path, weights: Path, dev_clip: obj
     assert not np.allclose(out.T, wav44, atol=1e-3)  # the model did something
 
 
-def test_restore_mp3_at_16k_writes_48k(tmp_path: Path, weights: Path, dev_clip: object) -> None:
-    wav, _ = dev_clip("dev_speech_02", seconds=1.5)  # type: ignore[operator]
+def test_restore_mp3_at_16k_writes_48k(tmp_path: Path, weights: Path, synth_clip: Synth) -> None:
     core = make_core("mp3", 32)
-    low = wav[:1, ::3]  # 16 kHz mono
+    low = synth_clip("speech", seconds=1.5, sample_rate=16_000)  # mono
     src = tmp_path / "in.mp3"
     src.write_bytes(b"".join(core.encode(low)[0]))
     whole = tmp_path / "whole.wav"
@@ -126,9 +127,9 @@ def test_bad_input_leaves_no_output(tmp_path: Path, weights: Path) -> None:
 
 
 def test_cli_restore_and_errors(
-    tmp_path: Path, weights: Path, dev_clip: object, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, weights: Path, synth_clip: Synth, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wav, sr = dev_clip("dev_speech_02", seconds=1.0)  # type: ignore[operator]
+    wav, sr = synth_clip("speech", seconds=1.0), 48_000
     src = tmp_path / "in.wav"
     sf.write(str(src), wav.T, sr)
     dst = tmp_path / "out.wav"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,9 +56,8 @@ def _write_with_pyav(
 
 
 @pytest.fixture(scope="module")
-def music(dev_clip: object) -> np.ndarray:
-    wav, _ = dev_clip("dev_music_01", seconds=1.0, offset=2.0)  # type: ignore[operator]
-    return wav
+def music(synth_clip: Callable[..., np.ndarray]) -> np.ndarray:
+    return synth_clip("music", seconds=1.0)
 
 
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])

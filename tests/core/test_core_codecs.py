@@ -8,23 +8,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-import soxr
 
 from bandgen.core import CoreCodec, CoreParams, core_from_params, find_lag, make_core
 from bandgen.errors import BitstreamError
 
-Loader = Callable[..., tuple[np.ndarray, int]]
+Synth = Callable[..., np.ndarray]
 
 MODES = [("aac", 12.0), ("opus", 12.0), ("mp3", 12.0)]
 
 
-def _clip(dev_clip: Loader, core: CoreCodec, name: str, seconds: float) -> np.ndarray:
-    """First channel of a dev clip at the core's sample rate, float32 ``[T]``."""
-    wav, rate = dev_clip(name, seconds=seconds, offset=1.0)
-    mono = wav[0]
-    if rate != core.sample_rate:
-        mono = soxr.resample(mono, rate, core.sample_rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+def _clip(synth_clip: Synth, core: CoreCodec, kind: str, seconds: float) -> np.ndarray:
+    """A mono synthetic clip at the core's sample rate, float32 ``[T]``."""
+    return synth_clip(kind, seconds=seconds, sample_rate=core.sample_rate, channels=1)[0]
 
 
 def _decode_raw(core: CoreCodec, packets: list[bytes]) -> np.ndarray:
@@ -36,9 +31,11 @@ def _decode_raw(core: CoreCodec, packets: list[bytes]) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("name", "kbps"), MODES)
-def test_decoded_core_is_aligned_and_exact_length(dev_clip: Loader, name: str, kbps: float) -> None:
+def test_decoded_core_is_aligned_and_exact_length(
+    synth_clip: Synth, name: str, kbps: float
+) -> None:
     core = make_core(name, kbps)
-    x = _clip(dev_clip, core, "dev_speech_02", 3.0)
+    x = _clip(synth_clip, core, "speech", 3.0)
     packets = core.encode(x[None])
     y = core.decode(packets, x.shape[0])
     assert y.shape == (1, x.shape[0]) and y.dtype == np.float32
@@ -50,11 +47,11 @@ def test_decoded_core_is_aligned_and_exact_length(dev_clip: Loader, name: str, k
 @pytest.mark.parametrize(
     ("name", "kbps"), [("aac", 12.0), ("aac", 16.0), ("opus", 12.0), ("mp3", 8.0)]
 )
-def test_measured_payload_within_10_percent(dev_clip: Loader, name: str, kbps: float) -> None:
+def test_measured_payload_within_10_percent(synth_clip: Synth, name: str, kbps: float) -> None:
     core = make_core(name, kbps)
     rates = []
-    for clip in ("dev_speech_02", "dev_music_01", "dev_sound_02"):
-        x = _clip(dev_clip, core, clip, 4.0)
+    for kind in ("speech", "music", "sound"):
+        x = _clip(synth_clip, core, kind, 4.0)
         packets = core.encode(x[None])[0]
         rates.append(sum(len(p) for p in packets) * 8 / (x.shape[0] / core.sample_rate) / 1000)
     assert abs(np.mean(rates) / kbps - 1) < 0.10, rates
@@ -62,10 +59,10 @@ def test_measured_payload_within_10_percent(dev_clip: Loader, name: str, kbps: f
 
 @pytest.mark.parametrize(("name", "kbps"), MODES)
 def test_streaming_encode_equals_whole_signal(
-    dev_clip: Loader, rng: np.random.Generator, name: str, kbps: float
+    synth_clip: Synth, rng: np.random.Generator, name: str, kbps: float
 ) -> None:
     core = make_core(name, kbps)
-    x = _clip(dev_clip, core, "dev_music_01", 1.5)
+    x = _clip(synth_clip, core, "music", 1.5)
     whole = core.encode(x[None])[0]
     enc = core.new_encoder()
     streamed: list[bytes] = []
@@ -79,9 +76,9 @@ def test_streaming_encode_equals_whole_signal(
 
 
 @pytest.mark.parametrize(("name", "kbps"), [*MODES, ("aac", 24.0), ("opus", 24.0), ("mp3", 32.0)])
-def test_decoder_rebuilt_from_params_only(dev_clip: Loader, name: str, kbps: float) -> None:
+def test_decoder_rebuilt_from_params_only(synth_clip: Synth, name: str, kbps: float) -> None:
     core = make_core(name, kbps)
-    x = _clip(dev_clip, core, "dev_sound_02", 1.0)
+    x = _clip(synth_clip, core, "sound", 1.0)
     packets = core.encode(x[None])
     # What a .bgn header stores: the params as JSON, nothing else.
     stored = json.loads(json.dumps(dataclasses.asdict(core.params)))
@@ -92,10 +89,9 @@ def test_decoder_rebuilt_from_params_only(dev_clip: Loader, name: str, kbps: flo
     )
 
 
-def test_multichannel_codes_each_channel(dev_clip: Loader) -> None:
+def test_multichannel_codes_each_channel(synth_clip: Synth) -> None:
     core = make_core("aac", 16.0)
-    wav, rate = dev_clip("dev_music_01", seconds=1.0)
-    x = np.ascontiguousarray(soxr.resample(wav.T, rate, core.sample_rate).T, dtype=np.float32)
+    x = synth_clip("music", seconds=1.0, sample_rate=core.sample_rate)
     packets = core.encode(x)
     assert len(packets) == 2
     assert core.decode(packets, x.shape[1]).shape == x.shape

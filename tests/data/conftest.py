@@ -1,4 +1,4 @@
-"""A tiny corpus folder made from dev clips, and its core-coded cache (session fixtures)."""
+"""A tiny corpus folder of synthetic clips, and its core-coded cache (session fixtures)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,23 @@ from bandgen.core import make_core
 from bandgen.data.cache import build_cache
 from bandgen.data.manifest import scan_corpus
 
-CLIPS = {
-    "music/pkg/a.flac": "dev_music_01",
-    "speech/pkg/b.flac": "dev_speech_01",
-    "sound/pkg/c.flac": "dev_sound_01",
+CLIPS = {  # path: (kind, channels)
+    "music/pkg/a.flac": ("music", 2),
+    "speech/pkg/b.flac": ("speech", 1),
+    "sound/pkg/c.flac": ("sound", 1),
 }
 
 
 @pytest.fixture(scope="session")
 def tiny_corpus(
-    tmp_path_factory: pytest.TempPathFactory, dev_clip: Callable[..., tuple[np.ndarray, int]]
+    tmp_path_factory: pytest.TempPathFactory, synth_clip: Callable[..., np.ndarray]
 ) -> Path:
-    """Three 1.5 s files (stereo and mono); the ``sound`` one is silent in its first half."""
+    """Three 1.5 s files at 48 kHz (stereo and mono); the ``sound`` one is silent in its first
+    half."""
     root = tmp_path_factory.mktemp("corpus")
-    for rel, name in CLIPS.items():
-        wav, sr = dev_clip(name, seconds=1.5, offset=1.0)
+    sr = 48_000
+    for rel, (kind, channels) in CLIPS.items():
+        wav = synth_clip(kind, seconds=1.5, channels=channels)
         if rel.startswith("sound"):
             wav[:, : wav.shape[1] // 2] = 0.0
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

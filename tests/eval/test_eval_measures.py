@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bandgen.eval.measures import MeasureConfig, compute
 from bandgen.metrics import peaq
 
 
-def test_peaq_measures_share_one_analysis_and_match_peaq(dev_clip) -> None:  # type: ignore[no-untyped-def]
-    wav, sr = dev_clip("dev_music_01", seconds=3.0)
+def test_peaq_measures_share_one_analysis_and_match_peaq(
+    synth_clip: Callable[..., np.ndarray],
+) -> None:
+    wav, sr = synth_clip("music", seconds=3.0), 48_000
     noisy = wav + 0.01 * np.random.default_rng(0).standard_normal(wav.shape).astype(np.float32)
     got = compute(["nmr", "odg", "mms"], wav, noisy, sr, MeasureConfig())
     direct = peaq(wav, noisy, sr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -28,16 +29,8 @@ def _high_band_lsd(ref: np.ndarray, test: np.ndarray, low_hz: float = 4000.0) ->
 
 
 @pytest.fixture(scope="module")
-def clip() -> np.ndarray:
-    import soundfile as sf
-
-    from tests.conftest import DEV_DIR
-
-    path = DEV_DIR / "dev_speech_02.flac"
-    if not path.exists():
-        pytest.skip(f"dev clip {path} not found")
-    wav, _ = sf.read(str(path), frames=48000 * 3, dtype="float32", always_2d=True)
-    return wav[:, 0].astype(np.float64)
+def clip(synth_clip: Callable[..., np.ndarray]) -> np.ndarray:
+    return synth_clip("speech", seconds=3.0)[0].astype(np.float64)
 
 
 def test_registry_and_config_round_trip() -> None:
@@ -99,13 +92,13 @@ def test_quality_beats_lowpassed_core(clip: np.ndarray) -> None:
     )  # QMF pair: ~60 dB SNR
 
 
-def test_streaming_encoder_equals_offline(dev_clip) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_encoder_equals_offline(synth_clip: Callable[..., np.ndarray]) -> None:
     """Blocks of any size give the whole-signal payloads (bounded-memory encoding)."""
     from bandgen.audio.resample import resample
     from bandgen.hf.sbr import SbrCoder
 
-    wav, sr = dev_clip("dev_music_05", seconds=2.5)
-    x = wav[0]
+    sr = 48_000
+    x = synth_clip("music", seconds=2.5, seed=5)[0]
     core = resample(resample(x, sr, 8000), 8000, sr)
     coder = SbrCoder(mode_kbps=16)
     offline = coder.encode(x, core)

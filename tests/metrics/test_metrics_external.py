@@ -41,10 +41,10 @@ def test_visqol_identical_is_high_and_noise_is_lower():
     assert external.visqol(ref, noisy, 48_000) < same - 0.5
 
 
-def test_visqol_speech_mode_uses_the_lattice_model(dev_clip):
+def test_visqol_speech_mode_uses_the_lattice_model(synth_clip):
     pytest.importorskip("visqol.api")
     pytest.importorskip("ai_edge_litert")
-    wav, sr = dev_clip("dev_speech_02", seconds=4.0)
+    wav, sr = synth_clip("speech", seconds=4.0), 48_000
     noisy = wav + 0.003 * np.random.default_rng(0).standard_normal(wav.shape).astype(np.float32)
     same = external.visqol(wav, wav, sr, mode="speech")
     worse = external.visqol(wav, noisy, sr, mode="speech")

@@ -1,5 +1,5 @@
-"""The debug recipes (n-SBG and MP3 restoration) pointed at a tiny corpus and dev folder made
-from dev clips."""
+"""The debug recipes (n-SBG and MP3 restoration) pointed at a tiny corpus and dev folder of
+synthetic clips."""
 
 from __future__ import annotations
 
@@ -22,18 +22,17 @@ RecipeT = TypeVar("RecipeT", Recipe, RestoreRecipe)
 
 @pytest.fixture(scope="session")
 def tiny_corpus(
-    tmp_path_factory: pytest.TempPathFactory, dev_clip: Callable[..., tuple[np.ndarray, int]]
+    tmp_path_factory: pytest.TempPathFactory, synth_clip: Callable[..., np.ndarray]
 ) -> Path:
-    """A folder with ``corpus/`` (two 2 s training files) and ``dev/`` (one 1 s dev clip)."""
+    """A folder with ``corpus/`` (two 2 s training files, stereo music and mono speech) and
+    ``dev/`` (one 1 s stereo music clip), all 48 kHz."""
     root = tmp_path_factory.mktemp("train_data")
     corpus, dev = root / "corpus", root / "dev"
-    for rel, name in (("music/a.flac", "dev_music_02"), ("speech/b.flac", "dev_speech_02")):
-        wav, sr = dev_clip(name, seconds=2.0, offset=2.0)
+    for rel, kind in (("music/a.flac", "music"), ("speech/b.flac", "speech")):
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(corpus / rel), wav.T, sr)
-    wav, sr = dev_clip("dev_music_03", seconds=1.0, offset=2.0)
+        sf.write(str(corpus / rel), synth_clip(kind, seconds=2.0, seed=2).T, 48_000)
     dev.mkdir()
-    sf.write(str(dev / "dev_music_03.flac"), wav.T, sr)
+    sf.write(str(dev / "music.flac"), synth_clip("music", seconds=1.0, seed=3).T, 48_000)
     return root
 
 

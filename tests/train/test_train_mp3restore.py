@@ -111,6 +111,8 @@ def test_train_entry_point_dispatches_on_kind(
     assert meta["step"] == restore_recipe.schedule.steps
 
 
+# the n-SBG DDP run (test_train_ddp.py) covers the shared trainer skeleton in the default run
+@pytest.mark.slow
 def test_two_process_gloo_run(restore_recipe: RestoreRecipe, tmp_path: Path) -> None:
     recipe = dataclasses.replace(
         restore_recipe,
