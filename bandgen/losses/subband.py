@@ -47,7 +47,9 @@ class SubbandSpectralLoss(nn.Module):
             center=False,
             return_complex=True,
         )
-        return torch.log10(spec.abs().square().clamp_min(self.floor))
+        # |X|^2 as re^2 + im^2: abs() of a complex zero (a silent window) has a NaN gradient
+        power = torch.view_as_real(spec).square().sum(-1)
+        return torch.log10(power.clamp_min(self.floor))
 
     def forward(self, bands_hat: Tensor, bands: Tensor) -> Tensor:
         """``bands_hat, bands [B, K, T] -> scalar``."""

@@ -141,7 +141,7 @@ class PatchEnvelopeGenerator(nn.Module):
         return PatchEmbedding(h=h, core_bands=core_bands)
 
     def _params(self, h: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Log-gains and noise shares ``[B, G, T / hop]`` each."""
+        """Log-gains and noise-share logits ``[B, G, T / hop]`` each."""
         x = h
         if cond is not None:
             x = torch.cat(
@@ -149,7 +149,7 @@ class PatchEnvelopeGenerator(nn.Module):
             )
         raw = self.head_out(F.elu(self.head_units(self.head_in(x))))
         log_gain = raw[:, : self.num_out].clamp(-20.0, 5.0)
-        return log_gain, torch.sigmoid(raw[:, self.num_out :])
+        return log_gain, raw[:, self.num_out :]
 
     def generate(
         self, embedding: PatchEmbedding, cond: Tensor | None = None, offset: int = 0
@@ -158,15 +158,19 @@ class PatchEnvelopeGenerator(nn.Module):
         (the noise is a function of absolute time, so windows of a stream match the whole)."""
         core = embedding.core_bands
         length = core.shape[-1]
-        log_gain, share = self._params(embedding.h, cond)
-        gain = torch.exp(log_gain).repeat_interleave(self.hop, dim=-1)
-        share = share.repeat_interleave(self.hop, dim=-1)
+        log_gain, share_logit = self._params(embedding.h, cond)
+        # sqrt(share) and sqrt(1 - share) of share = sigmoid(logit), in the log domain: finite
+        # gradients even where the sigmoid saturates to 0 or 1 in float32
+        log_gain = log_gain.repeat_interleave(self.hop, dim=-1)
+        share_logit = share_logit.repeat_interleave(self.hop, dim=-1)
+        patch_gain = torch.exp(log_gain + 0.5 * F.logsigmoid(-share_logit))
+        noise_gain = torch.exp(log_gain + 0.5 * F.logsigmoid(share_logit))
         patch = core.index_select(1, self.sources)
         source_power = F.avg_pool1d(core[:, 1:].square().mean(1, keepdim=True), self.hop, self.hop)
         envelope = source_power.sqrt().repeat_interleave(self.hop, dim=-1)
         index = (torch.arange(length, device=core.device) + offset) % NOISE_PERIOD
         noise = self.noise[:, index][None] * envelope
-        return gain * (torch.sqrt(1.0 - share) * patch + torch.sqrt(share) * noise)
+        return patch_gain * patch + noise_gain * noise
 
     def random_offset(self) -> int:
         """A random noise offset for training (drawn from the global torch RNG)."""

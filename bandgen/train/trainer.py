@@ -15,6 +15,7 @@ Processes, data, the step loop, validation schedule and checkpoints are those of
 
 from __future__ import annotations
 
+import math
 import warnings
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -167,13 +168,17 @@ class Trainer(BaseTrainer[Recipe]):
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         grad_g = clip_grad_norm(self.generator, self.recipe.optim.grad_clip_g)
-        self.opt_g.step()
+        if math.isfinite(grad_g):
+            self.opt_g.step()
+        else:  # one bad batch must not poison the weights: skip it, and log that it did
+            self.opt_g.zero_grad(set_to_none=True)
         self.sched_g.step()
         with warnings.catch_warnings():  # D has not stepped: torch warns, but the schedules
             warnings.simplefilter("ignore", UserWarning)  # must stay in step for a GAN phase
             self.sched_d.step()
         values = {k: float(v.detach()) for k, v in {"g/total": loss_g, **terms}.items()}
         values["grad_norm/g"] = grad_g
+        values["skipped"] = float(not math.isfinite(grad_g))
         return values
 
     def _lr(self) -> float:

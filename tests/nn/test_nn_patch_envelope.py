@@ -112,3 +112,21 @@ def test_band_flatness_tells_noise_from_tones() -> None:
     flat = band_flatness(tone, 5, 6, bins)
     assert float(flat[:, 0].max()) < -0.5  # the band with the tone
     assert float(flat[:, 1].min()) > -0.05  # the empty band is flat
+
+
+def test_gradients_stay_finite_on_silence_and_saturated_shares() -> None:
+    """A silent core and noise shares driven to 0 and 1 give finite gradients (no NaN)."""
+    from bandgen.losses.subband import SubbandSpectralLoss
+
+    torch.manual_seed(0)
+    gen = PatchEnvelopeGenerator(k_c=5, k_h=8, channels=8)
+    with torch.no_grad():
+        gen.head_out.conv.bias[4:6].fill_(200.0)  # share -> 1 in float32
+        gen.head_out.conv.bias[6:].fill_(-200.0)  # share -> 0
+    core = _core(batch=1, length=512)
+    core[..., :256] = 0.0  # digital silence: exact zeros in the generated band
+    bands = gen.generate(gen.embed(core))
+    loss = SubbandSpectralLoss()(bands, torch.randn_like(bands))
+    loss.backward()
+    for name, p in gen.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
