@@ -3,7 +3,7 @@
 Usage:
     python scripts/ab_report.py out/train/ab_patch_full_cpu out/train/ab_seanet_recon_full_cpu ...
 
-Per run: steps, wall minutes from the first to the last logged line, segments seen
+Per run: steps, wall minutes between the first and the last logged line (not the run's budget), segments seen
 (steps x batch, read from the run's ``resume.json``), the last and the best validation
 ``val/lsd_high`` and ``val/mel`` (lower is better), and the step of the best. With
 ``--zero-baseline``, a last row scores an empty generated band (the core alone) on the first
@@ -29,7 +29,7 @@ def summarise(run: Path) -> dict[str, object]:
     return {
         "run": run.name,
         "steps": steps,
-        "minutes": round((times[-1] - times[0]) / 60, 1) if len(times) > 1 else None,
+        "logged minutes": round((times[-1] - times[0]) / 60, 1) if len(times) > 1 else None,
         "segments": steps * batch,
         "last lsd_high": last.get("val/lsd_high"),
         "last mel": last.get("val/mel"),
