@@ -182,8 +182,12 @@ class PQMF(nn.Module):
             f"num_bands={self.num_bands}, taps={self.taps}, beta={self.beta}, causal={self.causal}"
         )
 
-    def analysis(self, wav: Tensor) -> Tensor:
-        """Split ``wav [B, 1, T]`` into critically sampled ``subbands [B, M, ceil(T / M)]``."""
+    def analysis(self, wav: Tensor, *, bands: int | None = None) -> Tensor:
+        """Split ``wav [B, 1, T]`` into critically sampled ``subbands [B, M, ceil(T / M)]``.
+
+        ``bands`` computes only the lowest ``bands`` sub-bands (equal to slicing the full result;
+        a decoder that needs the core's bands only saves most of the work).
+        """
         if wav.dim() != 3 or wav.shape[1] != 1:
             raise ValueError(f"PQMF.analysis expects wav [B, 1, T], got {tuple(wav.shape)}")
         frames = math.ceil(wav.shape[-1] / self.num_bands)
@@ -192,7 +196,8 @@ class PQMF(nn.Module):
         # left + right = taps - 1 + tail gives exactly `frames` strided outputs.
         right = self.taps - 1 - left + tail
         padded = F.pad(wav, (left, right))
-        return F.conv1d(padded, self.analysis_filter, stride=self.num_bands)
+        filters = self.analysis_filter if bands is None else self.analysis_filter[:bands]
+        return F.conv1d(padded, filters, stride=self.num_bands)
 
     def synthesis(self, subbands: Tensor, length: int | None = None) -> Tensor:
         """Merge ``subbands [B, M, N]`` back into ``wav [B, 1, length]`` (default ``N * M``)."""

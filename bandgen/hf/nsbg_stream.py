@@ -58,9 +58,10 @@ def _generator_past(cfg: NSBGConfig, *, decoder: bool) -> int:
     and the band-edge notch.
     """
     if cfg.generator == "patch":
+        from bandgen.models.nsbg import PATCH_HOP
         from bandgen.nn.patch_envelope import EnvelopeEncoder, PatchEnvelopeGenerator
 
-        past = PatchEnvelopeGenerator(k_c=cfg.k_c, k_h=cfg.k_h, channels=1).past
+        past = PatchEnvelopeGenerator.reach(PATCH_HOP)
         encoder = (EnvelopeEncoder.past_frames + 1) * cfg.n_fft // cfg.num_bands
         return past if decoder else past + encoder
     reach_k = cfg.kernel_size - 1
@@ -212,7 +213,7 @@ def _encode_window(model: NSBG, orig: Tensor, core: Tensor, n_q: int, length: in
     ``core_ahead`` past it (the PQMF analysis of its last sub-band samples looks ahead)."""
     cfg = model.config
     frames = -(-length // cfg.n_fft)
-    bands = model.pqmf.analysis(core)[:, : cfg.k_c, : frames * cfg.n_fft // cfg.num_bands]
+    bands = model.pqmf.analysis(core, bands=cfg.k_c)[..., : frames * cfg.n_fft // cfg.num_bands]
     if model.quantizer is None:
         raise RuntimeError("the blind variant has no side information to encode")
     return model.quantizer.encode(model.latents(orig, model.embed(bands)), n_q)
@@ -300,8 +301,7 @@ def _decode_window(
     from bandgen.dsp.pqmf import fill_bands
 
     cfg = model.config
-    all_bands = model.pqmf.analysis(core)[..., : length // cfg.num_bands]
-    core_bands = all_bands[:, : cfg.k_c]
+    core_bands = model.pqmf.analysis(core, bands=cfg.k_c)[..., : length // cfg.num_bands]
     z_q = None if codes is None or model.quantizer is None else model.quantizer.decode(codes)
     high = model.generate(model.embed(core_bands), z_q, offset=start // cfg.num_bands)
     return model.pqmf.synthesis(fill_bands([core_bands, high], cfg.num_bands))

@@ -186,7 +186,7 @@ class NSBG(nn.Module):
 
     def _core(self, core_wav48: Tensor) -> tuple[Tensor, Embedding]:
         """Core sub-bands ``[B, k_c, T_pad / 32]`` of the padded core and their embedding."""
-        core_bands = self.pqmf.analysis(core_wav48)[:, : self.config.k_c]
+        core_bands = self.pqmf.analysis(core_wav48, bands=self.config.k_c)
         return core_bands, self.embed(core_bands)
 
     def embed(self, core_bands: Tensor) -> Embedding:

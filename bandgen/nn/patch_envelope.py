@@ -128,8 +128,13 @@ class PatchEnvelopeGenerator(nn.Module):
     @property
     def past(self) -> int:
         """Sub-band samples before a step's hop that can change its output (layer reach)."""
+        return self.reach(self.hop)
+
+    @staticmethod
+    def reach(hop: int) -> int:
+        """:attr:`past` of a generator with parameter steps of ``hop`` sub-band samples."""
         steps = 2 + 2 * 1 + 2 + 2 * 1 + 2 * 3  # core_in, core_unit, head_in, head_units
-        return (steps + 1) * self.hop
+        return (steps + 1) * hop
 
     def embed(self, core_bands: Tensor) -> PatchEmbedding:
         """Core features: ``core_bands [B, k_c, T] -> PatchEmbedding`` with ``h [B, C, T/hop]``."""

@@ -169,3 +169,13 @@ def test_forward_is_near_perfect_up_to_the_edges(pqmf: PQMF) -> None:
     assert out.shape == wav.shape
     for part in (slice(0, 64), slice(-64, None)):
         assert snr_db(wav[..., part], out[..., part]) > MIN_SNR_DB
+
+
+def test_analysis_of_the_lowest_bands_equals_the_slice() -> None:
+    import torch
+
+    from bandgen.dsp.pqmf import PQMF
+
+    pqmf = PQMF()
+    wav = torch.randn(2, 1, 3000, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(pqmf.analysis(wav, bands=5), pqmf.analysis(wav)[:, :5])
