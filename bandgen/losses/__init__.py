@@ -62,6 +62,8 @@ class LossWeights:
             (:class:`~bandgen.losses.subband.SubbandSpectralLoss`; off by default). When it is
             the only waveform loss (``mel = 0``, no psychoacoustic or adversarial terms), the
             trainer skips the PQMF synthesis of the training outputs.
+        subband_energy: short-time sub-band energy loss
+            (:class:`~bandgen.losses.subband.SubbandEnergyLoss`; off by default).
     """
 
     mel: float = 15.0
@@ -72,6 +74,7 @@ class LossWeights:
     psy_priority: float = 0.0
     psy_noise_mod: float = 0.0
     subband: float = 0.0
+    subband_energy: float = 0.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -32,7 +32,7 @@ from bandgen.losses.adversarial import (
 )
 from bandgen.losses.mel import MultiScaleMelLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
-from bandgen.losses.subband import SubbandSpectralLoss
+from bandgen.losses.subband import SubbandEnergyLoss, SubbandSpectralLoss
 from bandgen.models.nsbg import NSBG, NSBGOutput
 from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
 from bandgen.train.recipe import Recipe
@@ -69,6 +69,7 @@ class Trainer(BaseTrainer[Recipe]):
         ).to(self.device)
         self.mel_loss = MultiScaleMelLoss(sample_rate=48_000).to(self.device)
         self.subband_loss = SubbandSpectralLoss().to(self.device)
+        self.energy_loss = SubbandEnergyLoss().to(self.device)
         # optional psychoacoustic terms (paper 001 §6.1), built only when weighted
         self.psy_losses = nn.ModuleDict(
             {
@@ -148,6 +149,9 @@ class Trainer(BaseTrainer[Recipe]):
         if w.subband > 0:
             terms["g/subband"] = self.subband_loss(out.bands_hat, out.target_bands)
             total = total + w.subband * terms["g/subband"]
+        if w.subband_energy > 0:
+            terms["g/energy"] = self.energy_loss(out.bands_hat, out.target_bands)
+            total = total + w.subband_energy * terms["g/energy"]
         terms.update({f"g/{n}": loss(out.y_hat, out.y) for n, loss in self.psy_losses.items()})
         for name, value in terms.items():
             if name[2:] in self.psy_losses:
@@ -158,7 +162,8 @@ class Trainer(BaseTrainer[Recipe]):
         """Whether a loss needs the PQMF syntheses ``y_hat``/``y`` (the mel loss is computed
         whenever it does, for the log, even at weight 0)."""
         w = self.recipe.loss
-        return w.mel > 0 or w.adv > 0 or w.fm > 0 or len(self.psy_losses) > 0 or w.subband == 0
+        spectral = w.subband > 0 or w.subband_energy > 0
+        return w.mel > 0 or w.adv > 0 or w.fm > 0 or len(self.psy_losses) > 0 or not spectral
 
     def _reconstruction_step(self, core: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """A generator-only step (adversarial and feature-matching weights both 0): the

@@ -33,3 +33,17 @@ def test_gradient_and_shape_check() -> None:
     assert x.grad is not None and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="shapes differ"):
         loss(torch.zeros(1, 2, 256), torch.zeros(1, 3, 256))
+
+
+def test_energy_loss_measures_level_not_fine_structure() -> None:
+    from bandgen.losses.subband import SubbandEnergyLoss
+
+    loss = SubbandEnergyLoss()
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(1, 2, 4096, generator=gen), torch.randn(1, 2, 4096, generator=gen)
+    assert float(loss(a, a)) == 0.0
+    # two independent noises of equal level: small; the same noise 10 dB down: 1 decade
+    assert float(loss(a, b)) < 0.3
+    assert float(loss(a * 10**-0.5, a)) == pytest.approx(1.0, rel=1e-4)
+    with pytest.raises(ValueError, match="shapes differ"):
+        loss(a, b[:, :1])
