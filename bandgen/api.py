@@ -134,6 +134,8 @@ class DecodeStats:
         lost_s: seconds replaced by silence.
         core_only_s: seconds decoded without their high band (it could not restart at once).
         truncated: the data ended inside a frame; the output stops where the data does.
+        limited_s: seconds of output the safety stage limited (beyond +12 dBFS: damaged or
+            forged side info), 0 for a sound stream.
     """
 
     num_samples: int
@@ -145,6 +147,7 @@ class DecodeStats:
     lost_s: float = 0.0
     core_only_s: float = 0.0
     truncated: bool = False
+    limited_s: float = 0.0
 
 
 def decode_file(
@@ -181,6 +184,7 @@ def decode_file(
             lost_s=concealed.lost_samples / WORK_RATE,
             core_only_s=concealed.core_only_samples / WORK_RATE,
             truncated=reader.truncated,
+            limited_s=concealed.limited_samples / WORK_RATE,
         )
 
 

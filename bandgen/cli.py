@@ -81,6 +81,12 @@ def _cmd_decode(args: argparse.Namespace) -> None:
     seconds = stats.num_samples / WORK_RATE
     if stats.salvaged:
         print(f"warning: {_salvage_report(stats)}", file=sys.stderr)
+    if stats.limited_s:
+        print(
+            f"warning: {stats.limited_s:.3f} s of output went beyond +12 dBFS and was limited "
+            "(damaged or forged side info?)",
+            file=sys.stderr,
+        )
     print(
         f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at {WORK_RATE} Hz; "
         f"{elapsed:.2f} s ({seconds / max(elapsed, 1e-9):.1f}x real time)"

@@ -35,6 +35,10 @@ IMPLAUSIBLE_PEAK = 2.0
 """Salvaging, a core packet decoding beyond this (+6 dBFS) is garbage (silence instead), and
 so is a high band beyond it (the core alone instead, until the next independent payload)."""
 
+OUTPUT_LIMIT = 4.0
+"""The decoder's last stage holds every output sample within this (+12 dBFS): a damaged or
+forged stream must never blast the listener. Normal decodes stay far below it."""
+
 FADE_SAMPLES = 240
 """Length of the fades around a concealed gap, 5 ms at 48 kHz."""
 
@@ -217,16 +221,31 @@ class _Channel:
 
 @dataclass
 class Concealment:
-    """What a salvaging decode could not decode.
+    """What a salvaging decode could not decode, and what the output safety stage limited.
 
     Attributes:
         lost_samples: 48 kHz samples replaced by silence (damaged frames, per channel).
         core_only_samples: samples decoded without their high band (most of any channel),
             where the high band could not restart after a gap.
+        limited_samples: samples (any channel) beyond :data:`OUTPUT_LIMIT` or not finite,
+            clipped to it (or zeroed) by the output safety stage; counted in every decode.
     """
 
     lost_samples: int = 0
     core_only_samples: int = 0
+    limited_samples: int = 0
+
+
+def limit_output(block: np.ndarray, concealment: Concealment) -> np.ndarray:
+    """The output safety stage: ``block [C, n]`` with samples beyond :data:`OUTPUT_LIMIT`
+    clipped to it and non-finite ones zeroed, counted in ``concealment.limited_samples``.
+    A block within the limit is returned as it is."""
+    bad = ~(np.abs(block) <= OUTPUT_LIMIT)  # NaN compares false: counted too
+    if not bad.any():
+        return block
+    concealment.limited_samples += int(bad.any(axis=0).sum())
+    safe = np.nan_to_num(block, nan=0.0, posinf=OUTPUT_LIMIT, neginf=-OUTPUT_LIMIT)
+    return np.clip(safe, -OUTPUT_LIMIT, OUTPUT_LIMIT).astype(np.float32, copy=False)
 
 
 class _Output:
@@ -309,7 +328,7 @@ def decode_frames(
             progress(1)
         block = out.release(final=False)
         if block is not None:
-            yield block
+            yield limit_output(block, concealment)
     truncated = reader.truncated or _claims_too_much(codec, reader, run, num_samples)
     for c, channel in enumerate(run):
         # a stream whose data ends mid-frame ends where its decodable core ends
@@ -318,7 +337,7 @@ def decode_frames(
     concealment.lost_samples += max(channel.lost + channel.core.muted for channel in run)
     block = out.release(final=True)
     if block is not None:
-        yield block
+        yield limit_output(block, concealment)
     limit = out.limit if not truncated else out.emitted
     if out.emitted < limit:
         yield np.zeros((channels, limit - out.emitted), np.float32)

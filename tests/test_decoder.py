@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from scipy.signal import stft
 
 import bandgen
@@ -14,8 +15,10 @@ from bandgen.bitstream import encode_frame, encode_header, read_container
 from bandgen.bitstream.container import ChannelFrame, ContainerReader, Frame
 from bandgen.cli import main
 from bandgen.codec import Codec
+from bandgen.decoder import OUTPUT_LIMIT, Concealment, limit_output
 from bandgen.errors import BitstreamError
 from bandgen.hf.sbr import SbrCoder
+from bandgen.hf.sbr import decoder as sbr_decoder
 from bandgen.hf.sbr.encoder import REFRESH_FRAMES
 
 SECONDS = 4
@@ -92,6 +95,7 @@ def test_decode_file_reports_what_was_lost(
     assert stats.salvaged and not stats.truncated
     assert (stats.gaps, stats.lost_frames) == (1, 1)
     assert 0.05 < stats.lost_s < 0.2 and stats.core_only_s < 1.2
+    assert stats.limited_s == 0.0
     assert stats.num_samples == music.shape[1]
     with open(tmp_path / "bad.bgn", "rb") as f:
         reader = ContainerReader(f, salvage=True)
@@ -102,6 +106,38 @@ def test_decode_file_reports_what_was_lost(
     assert main([*args, "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "1 damaged stretch" in err and "replaced by silence" in err
+
+
+def test_limit_output_clips_and_counts() -> None:
+    counts = Concealment()
+    sound = np.full((2, 5), 0.5, np.float32)
+    assert limit_output(sound, counts) is sound and counts.limited_samples == 0
+    bad = sound.copy()
+    bad[0, 1], bad[1, 1], bad[1, 3], bad[0, 4] = 50.0, -7.0, np.nan, -np.inf
+    out = limit_output(bad, counts)
+    assert counts.limited_samples == 3  # sample times with any channel out of bounds
+    np.testing.assert_array_equal(out[:, 1], [OUTPUT_LIMIT, -OUTPUT_LIMIT])
+    assert out[1, 3] == 0.0 and out[0, 4] == -OUTPUT_LIMIT and np.isfinite(out).all()
+
+
+def test_decoder_limits_a_blasting_high_band_and_says_so(
+    tmp_path: Path,
+    music: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Whatever gets past the high-band bounds, the output stays within +12 dBFS."""
+    (tmp_path / "in.bgn").write_bytes(Codec.create(bitrate_kbps=16, hf="sbr").encode(music, 48000))
+    stats = bandgen.decode_file(tmp_path / "in.bgn", tmp_path / "clean.wav")
+    assert stats.limited_s == 0.0
+    monkeypatch.setattr(sbr_decoder, "bound_high_band", lambda low, high: high * 1000.0)
+    stats = bandgen.decode_file(tmp_path / "in.bgn", tmp_path / "loud.wav")
+    assert 0.0 < stats.limited_s <= SECONDS and not stats.salvaged
+    loud, _ = sf.read(tmp_path / "loud.wav", dtype="float32")
+    assert np.abs(loud).max() <= OUTPUT_LIMIT
+    capsys.readouterr()
+    assert main(["decode", str(tmp_path / "in.bgn"), str(tmp_path / "c.wav"), "--no-progress"]) == 0
+    assert "beyond +12 dBFS and was limited" in capsys.readouterr().err
 
 
 def _mutated(payload: bytes, rng: np.random.Generator) -> bytes:

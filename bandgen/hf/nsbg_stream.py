@@ -299,9 +299,11 @@ def _decode_window(
     """Full-band output ``[1, 1, length]`` of a window that starts at sample ``start`` of the
     stream and whose core runs ``core_ahead`` past it."""
     from bandgen.dsp.pqmf import fill_bands
+    from bandgen.models.nsbg import bound_generated
 
     cfg = model.config
     core_bands = model.pqmf.analysis(core, bands=cfg.k_c)[..., : length // cfg.num_bands]
     z_q = None if codes is None or model.quantizer is None else model.quantizer.decode(codes)
     high = model.generate(model.embed(core_bands), z_q, offset=start // cfg.num_bands)
+    high = bound_generated(core_bands, high)  # per hop: windows start on a frame, so on a hop
     return model.pqmf.synthesis(fill_bands([core_bands, high], cfg.num_bands))

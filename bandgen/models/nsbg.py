@@ -49,13 +49,43 @@ from bandgen.nn.resnet2d import ResNet2dEncoder
 from bandgen.nn.seanet import CoreEmbedding, SEANetGenerator
 from bandgen.quantization.rvq import ResidualVectorQuantizer
 
-__all__ = ["NSBG", "NSBGOutput"]
+__all__ = ["NSBG", "NSBGOutput", "bound_generated"]
 
 PATCH_HOP = 8
 """Sub-band samples per parameter step of the patch generator (256 samples, 5.3 ms)."""
+HIGH_OVER_CORE_DB = 12.0
+"""Decode-time ceiling of the generated bands' power over the core's, per :data:`PATCH_HOP`."""
+HIGH_BAND_FREE_POWER = 0.1
+"""Generated-band power (summed sub-band power, -10 dB re a unit-power signal; a full-scale
+sine is -3 dB) allowed whatever the core: fricatives and cymbals over a quiet core reach
++45 dB over the core on the dev set, but at most -17 dB."""
 
 Embedding = CoreEmbedding | PatchEmbedding
 """The generator's core features: SEANet's skips and bottleneck, or the patch features."""
+
+
+def bound_generated(core_bands: Tensor, high_bands: Tensor, hop: int = PATCH_HOP) -> Tensor:
+    """Scale the generated bands down where they are both loud and far above the core.
+
+    A safety bound for decoding damaged or forged side info (not in paper ``000``, never in
+    training): per hop of ``hop`` sub-band samples, the generated bands' summed power is held
+    to at most :data:`HIGH_OVER_CORE_DB` over the core bands' summed power or
+    :data:`HIGH_BAND_FREE_POWER`, whichever is more. Hops within the bound are returned bit for
+    bit; each hop depends on its own samples only, so stream windows that start on a hop give
+    the offline result.
+
+    Shape:
+        ``core_bands [B, k_c, T]``, ``high_bands [B, G, T] -> [B, G, T]``, ``T`` a multiple of
+        ``hop``.
+    """
+    core_power = F.avg_pool1d(core_bands.square().sum(1, keepdim=True), hop, hop)
+    high_power = F.avg_pool1d(high_bands.square().sum(1, keepdim=True), hop, hop)
+    ceiling = (core_power * 10 ** (HIGH_OVER_CORE_DB / 10)).clamp_min(HIGH_BAND_FREE_POWER)
+    over = high_power > ceiling
+    if not bool(over.any()):
+        return high_bands
+    scale = torch.where(over, torch.sqrt(ceiling / high_power), torch.ones_like(high_power))
+    return high_bands * scale.repeat_interleave(hop, dim=-1)
 
 
 @dataclass
@@ -255,7 +285,8 @@ class NSBG(nn.Module):
 
         ``core_wav48`` is the decoded core codec output and ``target_wav48`` the original, both
         at 48 kHz and sample-aligned. ``n_q`` limits the RVQ stages (default all; quantiser
-        dropout applies on top in training mode).
+        dropout applies on top in training mode). In eval mode the generated bands are bounded
+        as :meth:`decode` bounds them (:func:`bound_generated`); never in training.
         """
         self._check_pair(core_wav48, target_wav48)
         length = core_wav48.shape[-1]
@@ -276,6 +307,8 @@ class NSBG(nn.Module):
         if self.training and isinstance(self.generator, PatchEnvelopeGenerator):
             offset = self.generator.random_offset()
         bands_hat = self.generate(embedding, z_q, offset)
+        if not self.training:  # as decode does: eval forward == decode(encode)
+            bands_hat = bound_generated(core_bands, bands_hat)
         target_bands = self.pqmf.analysis(target)[:, self.config.k_c : self.config.k_h + 1]
         if synthesize:
             y_hat = self._synthesize(core_bands.detach(), bands_hat, length)
@@ -315,6 +348,7 @@ class NSBG(nn.Module):
         """Regenerate the high band: ``core_wav48 [B, 1, T]``, ``codes [B, K, N] -> [B, 1, T]``.
 
         ``K`` may be fewer than ``n_q`` stages; ``codes`` is ignored (may be ``None``) when blind.
+        The generated bands are held within :func:`bound_generated` of the core.
         """
         length = core_wav48.shape[-1]
         core = self._pad(core_wav48, "core_wav48")
@@ -326,5 +360,5 @@ class NSBG(nn.Module):
                 got = None if codes is None else tuple(codes.shape)
                 raise ValueError(f"codes must be [{core.shape[0]}, K, {frames}], got {got}")
             z_q = self.quantizer.decode(codes)
-        bands_hat = self.generate(embedding, z_q)
+        bands_hat = bound_generated(core_bands, self.generate(embedding, z_q))
         return self._synthesize(core_bands, bands_hat, length)

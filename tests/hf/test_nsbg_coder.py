@@ -20,8 +20,9 @@ from bandgen.hf import registry
 from bandgen.hf.none import NoneCoder
 from bandgen.hf.nsbg import NsbgBlindCoder, NsbgCoder, pack_codes, unpack_codes
 from bandgen.hf.nsbg_stream import StreamGeometry, _generator_past
+from bandgen.models import nsbg as nsbg_model
 from bandgen.models.config import NSBGConfig
-from bandgen.models.nsbg import NSBG
+from bandgen.models.nsbg import HIGH_BAND_FREE_POWER, HIGH_OVER_CORE_DB, NSBG, bound_generated
 from bandgen.pretrained import registry as pretrained
 from bandgen.train.checkpoint import export_weights
 
@@ -33,6 +34,7 @@ def _export(
     blind: bool = False,
     edge_notch: int = 0,
     generator: str = "seanet",
+    gain_bias: float | None = None,
 ) -> Path:
     torch.manual_seed(seed)
     config = NSBGConfig.from_dict(
@@ -46,7 +48,11 @@ def _export(
         }
     )
     info = {"model": "nsbg", "config": config.to_dict(), "bitrate_kbps": 12}
-    export_weights(path, NSBG(config), info)
+    model = NSBG(config)
+    if gain_bias is not None:  # the patch generator's log-gains, before its codes add to them
+        with torch.no_grad():
+            model.generator.head_out.conv.bias[: config.num_generated].fill_(gain_bias)  # type: ignore[union-attr, index]
+    export_weights(path, model, info)
     return path
 
 
@@ -287,3 +293,64 @@ def test_released_n_q_is_the_default(tmp_path: Path) -> None:
     assert NsbgCoder(weights=str(path)).n_q == 2
     assert NsbgCoder(weights=str(path), n_q=3).n_q == 3
     assert NsbgCoder.for_bitrate(12, weights=str(path), side_kbps=10.0).n_q == 3
+
+
+def _block_rms(wav: np.ndarray, block: int = 256) -> np.ndarray:
+    """RMS per ``block`` samples (the bound's hop) of ``wav [T]``."""
+    return np.sqrt(np.mean(wav[: wav.shape[0] // block * block].reshape(-1, block) ** 2, axis=1))
+
+
+def _forged_payloads(coder: NsbgCoder, length: int, seed: int) -> list[bytes]:
+    """Well-formed side info of random codes, as a forged or damaged stream carries."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**coder.code_bits, size=(coder.num_frames(length), coder.n_q))
+    return [coder.pack(frame) for frame in codes]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_forged_side_info_cannot_blast(
+    seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A patch model whose codes reach the log-gain clamp (+43 dB over the patched core band)
+    decodes forged codes to peaks near 20 (15 dB over the core's level); the bound holds the
+    high band within 12 dB of the core."""
+    weights = _export(tmp_path / "loud.safetensors", generator="patch", gain_bias=5.0)
+    coder = NsbgCoder(weights=str(weights), chunk_frames=2)
+    wav, core = _signal(7 * 2048 + 300, seed)
+    payloads = _forged_payloads(coder, wav.shape[0], seed)
+    codes = torch.from_numpy(np.stack([coder.unpack(p) for p in payloads], axis=1))[None]
+    with torch.inference_mode():
+        offline = coder.model.decode(torch.from_numpy(core)[None, None], codes)[0, 0].numpy()
+    streamed = coder.decode(core, payloads)  # windows of 2 frames, each bounded on its own
+    np.testing.assert_allclose(streamed, offline, atol=2e-5)
+    # core + generated bands: within 12 dB over the core's power (PQMF overlap: 25 % slack)
+    ceiling = 1.25 * np.sqrt(1 + 10 ** (HIGH_OVER_CORE_DB / 10)) * _block_rms(core).max()
+    assert _block_rms(offline).max() < ceiling
+    monkeypatch.setattr(nsbg_model, "bound_generated", lambda core_bands, high: high)
+    unbounded = coder.decode(core, payloads)
+    assert _block_rms(unbounded).max() > 2 * ceiling and np.abs(unbounded).max() > 10.0
+
+
+def test_bound_generated_scales_only_the_hops_over_it() -> None:
+    gen = torch.Generator().manual_seed(0)
+    core = torch.randn(1, 5, 16, generator=gen)
+    high = 0.1 * torch.randn(1, 3, 16, generator=gen)
+    high[..., 8:] *= 1000.0  # the second hop: far over the core
+    out = bound_generated(core, high)
+    torch.testing.assert_close(out[..., :8], high[..., :8], rtol=0, atol=0)
+    core_power = core[..., 8:].square().sum(1).mean()
+    ceiling = max(float(core_power) * 10 ** (HIGH_OVER_CORE_DB / 10), HIGH_BAND_FREE_POWER)
+    assert float(out[..., 8:].square().sum(1).mean()) == pytest.approx(ceiling, rel=1e-5)
+
+
+def test_bound_leaves_normal_decodes_unchanged(
+    patch_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The patch generator (the shipped kind) at its -20 dB start: nothing to bound. (The
+    untrained SEANet's random output is far over its core, so it is bounded.)"""
+    coder = NsbgCoder(weights=str(patch_weights))
+    wav, core = _signal(5 * 2048 + 11)
+    payloads = coder.encode(wav, core)
+    bounded = coder.decode(core, payloads)
+    monkeypatch.setattr(nsbg_model, "bound_generated", lambda core_bands, high: high)
+    np.testing.assert_array_equal(bounded, coder.decode(core, payloads))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 
@@ -12,6 +13,8 @@ from scipy.signal import butter, sosfiltfilt, stft
 from bandgen.errors import BitstreamError
 from bandgen.hf.registry import build
 from bandgen.hf.sbr import SbrCoder
+from bandgen.hf.sbr import decoder as sbr_decoder
+from bandgen.hf.sbr.adjust import HIGH_BAND_FREE_ENERGY, HIGH_OVER_CORE_DB, bound_high_band
 
 
 def _lowpass(x: np.ndarray, cutoff_hz: float = 4125.0) -> np.ndarray:
@@ -112,3 +115,60 @@ def test_streaming_encoder_equals_offline(synth_clip: Callable[..., np.ndarray])
         i += n
     streamed += enc.flush()
     assert streamed == offline and len(offline) == coder.num_frames(x.shape[0])
+
+
+def _forge_frames(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Well-formed but forged side info: every parsed frame gets random envelope codes up to
+    the loudest (127), random noise floors and sinusoids in random bands."""
+    rng = np.random.default_rng(seed)
+    read = sbr_decoder.read_frame
+
+    def forged(*args: object) -> object:
+        frame = read(*args)  # type: ignore[arg-type]
+        return dataclasses.replace(
+            frame,
+            env=tuple(tuple(int(v) for v in rng.integers(0, 128, len(e))) for e in frame.env),
+            noise=tuple(tuple(int(v) for v in rng.integers(0, 31, len(e))) for e in frame.noise),
+            sines=tuple(int(v) for v in rng.integers(0, 2, len(frame.sines))),
+        )
+
+    monkeypatch.setattr(sbr_decoder, "read_frame", forged)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forged_envelopes_cannot_blast(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forged envelopes decoded to peaks of 10^12; the high band now stays near the core."""
+    rng = np.random.default_rng(seed)
+    x = 0.3 * rng.standard_normal(2048 * 4)
+    core = _lowpass(x)
+    coder = SbrCoder()
+    payloads = coder.encode(x, core)
+    _forge_frames(monkeypatch, seed)
+    assert np.abs(coder.decode(core, payloads)).max() < 4.0  # the decoder's output limit
+    monkeypatch.setattr(sbr_decoder, "bound_high_band", lambda low, high: high)
+    _forge_frames(monkeypatch, seed)
+    assert np.abs(coder.decode(core, payloads)).max() > 100.0  # what the bound stops
+
+
+def test_bound_high_band_scales_only_the_steps_over_it(rng: np.random.Generator) -> None:
+    low = rng.standard_normal((8, 10)) + 1j * rng.standard_normal((8, 10))
+    high = 0.1 * (rng.standard_normal((8, 20)) + 1j * rng.standard_normal((8, 20)))
+    high[4:] *= 1000.0  # the second step of 4 slots: far over the core
+    out = bound_high_band(low, high)
+    np.testing.assert_array_equal(out[:4], high[:4])
+    ceiling = max(
+        np.mean(np.sum(np.abs(low[4:]) ** 2, 1)) * 10 ** (HIGH_OVER_CORE_DB / 10),
+        HIGH_BAND_FREE_ENERGY,
+    )
+    assert np.mean(np.sum(np.abs(out[4:]) ** 2, 1)) == pytest.approx(ceiling)
+
+
+def test_bound_leaves_normal_decodes_unchanged(
+    clip: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = _lowpass(clip)
+    coder = SbrCoder()
+    payloads = coder.encode(clip, core)
+    bounded = coder.decode(core, payloads)
+    monkeypatch.setattr(sbr_decoder, "bound_high_band", lambda low, high: high)
+    np.testing.assert_array_equal(bounded, coder.decode(core, payloads))

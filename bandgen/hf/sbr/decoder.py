@@ -15,7 +15,7 @@ import numpy as np
 from bandgen.dsp.qmf import DELAY, NUM_BANDS, QmfAnalysis, QmfSynthesis
 from bandgen.errors import BitstreamError
 from bandgen.hf.base import HighBandDecoder
-from bandgen.hf.sbr.adjust import EnvelopeAdjuster, EnvelopeParams
+from bandgen.hf.sbr.adjust import EnvelopeAdjuster, EnvelopeParams, bound_high_band
 from bandgen.hf.sbr.bitstream.frame import DeltaState, SbrFrame, read_frame
 from bandgen.hf.sbr.hfgen import LOOKBACK, HfGenerator
 from bandgen.hf.sbr.tables import BandTables
@@ -116,7 +116,7 @@ class SbrDecoder(HighBandDecoder):
         t = self.tables
         full = np.zeros_like(x)
         full[:, : t.kx] = x[:, : t.kx]
-        full[:, t.kx : t.k2] = self.adjuster.adjust(high, params)
+        full[:, t.kx : t.k2] = bound_high_band(x[:, : t.kx], self.adjuster.adjust(high, params))
         return self._emit(self.synthesis.process(full))
 
     def _emit(self, samples: np.ndarray) -> np.ndarray:
