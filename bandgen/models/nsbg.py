@@ -127,18 +127,18 @@ class NSBG(nn.Module):
         super().__init__()
         self.config = cfg = NSBGConfig() if config is None else config
         self.pqmf = PQMF(cfg.num_bands, cfg.pqmf_taps, cfg.pqmf_beta)
-        hop = cfg.num_bands
-        for s in cfg.strides:
-            hop *= s
         self.encoder: ResNet2dEncoder | EnvelopeEncoder | None = None
         self.quantizer: ResidualVectorQuantizer | None = None
         self.generator: SEANetGenerator | PatchEnvelopeGenerator
         if cfg.generator == "patch":
-            self._build_patch(cfg, hop)
+            self._build_patch(cfg)
         else:
-            self._build_seanet(cfg, hop)
+            self._build_seanet(cfg)
 
-    def _build_seanet(self, cfg: NSBGConfig, hop: int) -> None:
+    def _build_seanet(self, cfg: NSBGConfig) -> None:
+        hop = cfg.num_bands
+        for s in cfg.strides:
+            hop *= s
         latent_dim = None
         if not cfg.blind:
             self.encoder = ResNet2dEncoder(
@@ -163,7 +163,7 @@ class NSBG(nn.Module):
             edge_notch=cfg.edge_notch,
         )
 
-    def _build_patch(self, cfg: NSBGConfig, hop: int) -> None:
+    def _build_patch(self, cfg: NSBGConfig) -> None:
         frame_hops = cfg.n_fft // (cfg.num_bands * PATCH_HOP)
         if cfg.n_fft % (cfg.num_bands * PATCH_HOP):
             raise ConfigError(f"n_fft must be a multiple of {cfg.num_bands * PATCH_HOP}")
@@ -223,18 +223,27 @@ class NSBG(nn.Module):
         """The generator's core features (``.h`` conditions the side-info encoder, §3.3)."""
         return self.generator.embed(core_bands)
 
-    def latents(self, target_wav48: Tensor, embedding: Embedding) -> Tensor:
+    def _target_bands(self, target_wav48: Tensor) -> Tensor:
+        """The target's sub-bands ``k_c..k_h`` ``[B, k_h - k_c + 1, ceil(T / 32)]``."""
+        cfg = self.config
+        return self.pqmf.analysis(target_wav48, bands=cfg.k_h + 1)[:, cfg.k_c :]
+
+    def latents(
+        self, target_wav48: Tensor, embedding: Embedding, *, target_bands: Tensor | None = None
+    ) -> Tensor:
         """Side-info encoder: padded target ``[B, 1, T']`` and the core embedding -> ``latents
         [B, D, N]`` (§3.1). ``N`` is the embedding's frame count; the target may run past it
-        (a stream's look-ahead for the PQMF analysis)."""
+        (a stream's look-ahead for the PQMF analysis). ``target_bands``: the target's bands
+        ``k_c..k_h`` when the caller has them already (the envelope encoder reads them)."""
         cfg = self.config
         if self.encoder is None:
             raise RuntimeError("the blind variant has no SBG encoder")
         frames = embedding.h.shape[-1] * cfg.num_bands * self.generator.hop_length // cfg.n_fft
         per_band = cfg.n_fft // (2 * cfg.num_bands)
         if isinstance(self.encoder, EnvelopeEncoder):
-            bands = self.pqmf.analysis(target_wav48)[:, cfg.k_c : cfg.k_h + 1]
-            bands = bands[..., : frames * cfg.n_fft // cfg.num_bands]
+            if target_bands is None:
+                target_bands = self._target_bands(target_wav48)
+            bands = target_bands[..., : frames * cfg.n_fft // cfg.num_bands]
             power = sbg_log_power(
                 target_wav48[..., : frames * cfg.n_fft], n_fft=cfg.n_fft, normalize=False
             )
@@ -294,13 +303,15 @@ class NSBG(nn.Module):
         target = self._pad(target_wav48, "target_wav48")
         core_bands, embedding = self._core(core)
         frames = core.shape[-1] // self.config.n_fft
+        target_bands = self._target_bands(target)
         zero = core.new_zeros(())
         if self.quantizer is None:
             z_q = None
             codes = self._empty_codes(core.shape[0], frames, core.device)
             commitment, codebook = zero, zero
         else:
-            quantized = self.quantizer(self.latents(target, embedding), n_q)
+            latents = self.latents(target, embedding, target_bands=target_bands)
+            quantized = self.quantizer(latents, n_q)
             z_q, codes = quantized.z_q, quantized.codes
             commitment, codebook = quantized.commitment_loss, quantized.codebook_loss
         offset = 0
@@ -309,7 +320,6 @@ class NSBG(nn.Module):
         bands_hat = self.generate(embedding, z_q, offset)
         if not self.training:  # as decode does: eval forward == decode(encode)
             bands_hat = bound_generated(core_bands, bands_hat)
-        target_bands = self.pqmf.analysis(target)[:, self.config.k_c : self.config.k_h + 1]
         if synthesize:
             y_hat = self._synthesize(core_bands.detach(), bands_hat, length)
             y = self._synthesize(core_bands, target_bands, length)
