@@ -81,9 +81,15 @@ def encode(
     return codec.encode(wav, sample_rate)
 
 
-def decode(data: bytes, *, salvage: bool = False) -> tuple[np.ndarray, int]:
-    """Decode ``.bgn`` bytes; returns ``(wav [C, T] float32, 48000)``."""
-    return Codec.decode(data, salvage=salvage), WORK_RATE
+def decode(
+    data: bytes, *, salvage: bool = False, weights: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode ``.bgn`` bytes; returns ``(wav [C, T] float32, 48000)``.
+
+    ``weights``: the ``.safetensors`` file (its ``.json`` beside it) of the model a stream was
+    coded with, when that model is not shipped with bandgen; its sha256 must match the stream's.
+    """
+    return Codec.decode(data, salvage=salvage, weights=weights), WORK_RATE
 
 
 def _distinct(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -156,11 +162,14 @@ def decode_file(
     *,
     salvage: bool = False,
     progress: Progress | None = None,
+    weights: str | os.PathLike[str] | None = None,
 ) -> DecodeStats:
     """Decode a ``.bgn`` file to WAV (32-bit float) or FLAC (24-bit) at 48 kHz, block by block.
 
     With ``salvage``, damaged frames are skipped and concealed and a truncated file is
-    decoded up to its last whole frame; the returned stats say what was lost.
+    decoded up to its last whole frame; the returned stats say what was lost. ``weights``
+    is the model file of a stream coded with a model that is not shipped (see :func:`decode`);
+    the stream itself never names a file to open.
     """
     _distinct(src, dst)
     output_format(dst)
@@ -169,7 +178,7 @@ def decode_file(
         reader = ContainerReader(f, salvage=salvage)
         channels = int(reader.header["channels"])
         check_output_channels(dst, channels)
-        codec = Codec.from_header(reader.header)
+        codec = Codec.from_header(reader.header, weights=weights)
         concealed = Concealment()
         with AudioWriter(dst, WORK_RATE, channels) as writer:
             for block in decode_frames(codec, reader, progress=progress, concealment=concealed):

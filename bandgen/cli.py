@@ -76,7 +76,9 @@ def _cmd_decode(args: argparse.Namespace) -> None:
     if _show_progress(args):
         frames = int(api.read_header(args.input).get("num_frames", 0))
     with _progress_bar(frames, "frame", _show_progress(args)) as update:
-        stats = api.decode_file(args.input, args.output, salvage=args.salvage, progress=update)
+        stats = api.decode_file(
+            args.input, args.output, salvage=args.salvage, progress=update, weights=args.weights
+        )
     elapsed = time.perf_counter() - start
     seconds = stats.num_samples / WORK_RATE
     if stats.salvaged:
@@ -358,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decode a damaged or truncated file: skip damaged frames (silence with short "
         "fades in their place), resume at the next good one, and report what was lost",
+    )
+    dec.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="model FILE.safetensors (FILE.json beside it) for a stream coded with a model "
+        "that is not shipped with bandgen; a stream never chooses a file by itself",
     )
     progress_flags(dec)
     threads_flag(dec)

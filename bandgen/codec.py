@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import shutil
 import tempfile
 from collections import deque
@@ -40,7 +41,7 @@ from bandgen.decoder import (
     packets_per_frame,
 )
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
-from bandgen.header import check_header
+from bandgen.header import check_header, hf_decode_config
 from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
@@ -217,19 +218,29 @@ class Codec:
         return cls(core_codec, hf_coder, bitrate_kbps)
 
     @classmethod
-    def from_header(cls, header: dict[str, Any]) -> Codec:
+    def from_header(
+        cls, header: dict[str, Any], *, weights: str | os.PathLike[str] | None = None
+    ) -> Codec:
         """Rebuild the codec a ``.bgn`` header describes, after checking every field.
 
+        Args:
+            header: the stream's header.
+            weights: a model file the user trusts, for a stream coded with a model that is
+                not shipped (:func:`bandgen.header.hf_decode_config`); the stream itself
+                never names a file to open.
+
         Raises:
+            ConfigError: ``weights`` given for a stream whose high band loads no model.
             BitstreamError: a field missing, of the wrong type or out of range
                 (:func:`bandgen.header.check_header`), parameters no codec accepts, or a
                 length the frame count cannot hold.
         """
         check_header(header)
         hf_info = header["hf"]
+        hf_config = hf_decode_config(hf_info, weights)
         try:
             core = core_from_params(CoreParams(**header["core"]))
-            hf_coder = registry.build(hf_info["method"], **hf_info.get("config", {}))
+            hf_coder = registry.build(hf_info["method"], **hf_config)
         except ConfigError as exc:
             raise BitstreamError(f"corrupt .bgn header: {exc}") from None
         span = packets_per_frame(core) * core.frame_length * WORK_RATE / core.sample_rate
@@ -388,12 +399,17 @@ class Codec:
         return buf.getvalue()
 
     @staticmethod
-    def decode(data: bytes, *, salvage: bool = False) -> np.ndarray:
-        """Decode ``.bgn`` bytes to float32 ``[C, T]`` at 48 kHz."""
+    def decode(
+        data: bytes, *, salvage: bool = False, weights: str | os.PathLike[str] | None = None
+    ) -> np.ndarray:
+        """Decode ``.bgn`` bytes to float32 ``[C, T]`` at 48 kHz.
+
+        ``weights``: the model file of a stream coded with a model that is not shipped.
+        """
         import io
 
         reader = ContainerReader(io.BytesIO(data), salvage=salvage)
-        codec = Codec.from_header(reader.header)
+        codec = Codec.from_header(reader.header, weights=weights)
         blocks = list(codec.decode_frames(reader))
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0), np.float32)
 

@@ -7,17 +7,18 @@ allocated, and raises :class:`~bandgen.errors.BitstreamError` naming the field. 
 length fields are checked against each other here and against the frames actually read
 while decoding (:mod:`bandgen.decoder`), so memory follows the data, not the claims.
 
-High-band configurations name shipped models (name and sha256); a ``weights`` path (a
-stream coded with a training run's model) must be a regular ``.safetensors`` file, never a
-FIFO, a device or any other file, and its hash must match the header's.
+High-band configurations name their model by name and sha256. The decoder loads only
+models shipped in the package (name and hash both checked) or a weights file the *user*
+passes (``bandgen decode --weights FILE``, ``weights=`` in the API), whose hash must match the
+stream's: a stream never chooses a file to open (:func:`hf_decode_config`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from bandgen.audio import WORK_RATE
@@ -46,17 +47,20 @@ _HF_CONFIG: dict[str, dict[str, _Rule]] = {
         "stop_band": ((int, type(None)), range(4, 65)),
     },
     "nsbg": {
-        "model": ((str,), "model"),
+        "model": ((str,), "label"),
         "sha256": ((str,), _SHA256),
         "n_q": ((int,), range(1, 65)),
         "chunk_frames": ((int,), range(1, 1025)),
     },
     "blind": {
-        "model": ((str,), "model"),
+        "model": ((str,), "label"),
         "sha256": ((str,), _SHA256),
         "chunk_frames": ((int,), range(1, 1025)),
     },
 }
+
+MODEL_METHODS = ("nsbg", "blind")
+"""High-band methods whose decoder loads a trained model (named in the header)."""
 
 
 def _fail(field: str, problem: str) -> BitstreamError:
@@ -132,27 +136,13 @@ def _check_rule(method: str, key: str, value: Any, rule: _Rule) -> None:
         raise _fail(field, f"has the wrong type ({type(value).__name__}) for --hf {method}")
     if value is None:
         return
-    if allowed == "model":
-        from bandgen.pretrained.registry import list_models
-
-        if value not in list_models():
-            raise _fail(field, f"{value[:40]!r} is not a model shipped with this bandgen")
+    if allowed == "label":
+        _text(value, field)
     elif isinstance(allowed, re.Pattern):
         if not allowed.match(value):
             raise _fail(field, "is not a sha256 hex digest")
     elif value not in allowed:
         raise _fail(field, f"= {value!r} is not allowed for --hf {method}")
-
-
-def _check_weights(value: Any) -> None:
-    """A weights path in a stream (a training run's model): a regular ``.safetensors`` file.
-
-    Never a FIFO, device or other kind of file; its sha256 must still match the header's.
-    """
-    field = "hf.config.weights"
-    path = _text(value, field)
-    if not path.endswith(".safetensors") or not Path(path).is_file():
-        raise _fail(field, f"{path[:80]!r} is not a .safetensors file on this machine")
 
 
 def _check_hf(hf: Any) -> None:
@@ -165,8 +155,8 @@ def _check_hf(hf: Any) -> None:
     config = _object(hf.get("config", {}), "hf.config")
     rules = _HF_CONFIG.get(method)
     for key, value in config.items():
-        if key == "weights" and method in ("nsbg", "blind"):
-            _check_weights(value)
+        if key == "weights" and method in MODEL_METHODS:
+            _text(value, "hf.config.weights")  # never opened: see hf_decode_config
             continue
         if rules is None:
             if not isinstance(value, str | int | float | bool | type(None)):
@@ -174,9 +164,6 @@ def _check_hf(hf: Any) -> None:
             continue
         if key not in rules:
             raise _fail(f"hf.config.{key}", f"is not an option of --hf {method}")
-        if key == "model" and "weights" in config:
-            _text(value, "hf.config.model")  # only a label beside a weights file
-            continue
         _check_rule(method, key, value, rules[key])
 
 
@@ -198,3 +185,53 @@ def check_header(header: Mapping[str, Any]) -> None:
     _number(header, "bitrate_kbps", 1e-3, 1e5, "bitrate_kbps")
     _check_core(header.get("core"))
     _check_hf(header.get("hf"))
+
+
+def hf_decode_config(
+    hf: Mapping[str, Any], weights: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """The options to rebuild a checked header's high-band coder with, for decoding.
+
+    A stream names its model (``model`` + ``sha256``); only a model shipped with bandgen is
+    loaded by name. Any other model must be passed by the user as ``weights`` (its sha256 is
+    then checked against the stream's by the coder). A ``weights`` path written in the
+    stream (older bandgen wrote one for a training run's model) is never opened.
+
+    Raises:
+        ConfigError: ``weights`` given for a method that loads no model.
+        BitstreamError: the stream needs a model that is not shipped (or names a weights
+            path) and no ``weights`` were given.
+    """
+    from bandgen.errors import ConfigError
+
+    method = hf["method"]
+    config = dict(hf.get("config", {}))
+    named_path = config.pop("weights", None)
+    if method not in MODEL_METHODS:
+        if weights is not None:
+            raise ConfigError(
+                f"--weights is for streams coded with a trained model ({', '.join(MODEL_METHODS)}"
+                f"); this stream's high band is {method!r}, which loads none"
+            )
+        return config
+    if weights is not None:
+        return {**config, "weights": str(weights)}
+    model, sha256 = config.get("model"), config.get("sha256")
+    if named_path is not None:
+        raise BitstreamError(
+            f"the stream names a weights file by path ({str(named_path)[:80]!r}); bandgen never "
+            "opens a file a stream names: if you trust that model, pass it with --weights FILE"
+        )
+    if not isinstance(model, str) or model not in _shipped_models():
+        raise BitstreamError(
+            f"the stream was coded with model {str(model)[:40]!r} (sha256 {str(sha256)[:16]}...), "
+            "which is not shipped with this bandgen: pass its weights with "
+            "--weights FILE.safetensors (its .json beside it)"
+        )
+    return config
+
+
+def _shipped_models() -> list[str]:
+    from bandgen.pretrained.registry import list_models
+
+    return list_models(kind="nsbg")

@@ -107,14 +107,14 @@ class _NsbgBase(HighBandCoder):
         self.model: NSBG
         self.model, info = load_shared(None if weights is not None else model, weights)
         self.model_name = model if model is not None else str(info["name"])
-        self.weights = None if weights is None else str(weights)
         self.sha256 = str(info["sha256"])
         self.info = info
         self.chunk_frames = chunk_frames
         if sha256 is not None and sha256 != self.sha256:
             raise BitstreamError(
                 f"the stream was coded with model {self.model_name!r} of sha256 {sha256}, but "
-                f"the weights found have sha256 {self.sha256}; decode with the same weights"
+                f"the weights found have sha256 {self.sha256}; decode with the same weights "
+                "(--weights FILE)"
             )
         if self.model.config.blind != self.blind:
             want = "a blind" if self.blind else "an n-SBG (non-blind)"
@@ -132,10 +132,9 @@ class _NsbgBase(HighBandCoder):
         return StreamGeometry(self.model.config).latency
 
     def _base_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"model": self.model_name, "sha256": self.sha256}
-        if self.weights is not None:
-            config["weights"] = self.weights
-        return config
+        # the model by name and hash only, never a path: a decoder loads a shipped model or
+        # the weights its user passes (bandgen.header.hf_decode_config)
+        return {"model": self.model_name, "sha256": self.sha256}
 
 
 class NsbgCoder(_NsbgBase):

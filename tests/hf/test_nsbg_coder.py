@@ -193,7 +193,8 @@ def test_codec_end_to_end_equals_the_model(weights: Path, tmp_path: Path) -> Non
     config = header["hf"]["config"]
     assert header["hf"]["method"] == "nsbg" and config["n_q"] == 3
     assert config["sha256"] == pretrained.file_sha256(weights)
-    out = Codec.decode(data)[0]
+    assert "weights" not in config  # a stream names its model, never a file
+    out = Codec.decode(data, weights=weights)[0]
     core = Codec.decode(Codec(codec.core, NoneCoder(), 12).encode(wav, 48_000))[0]
     reference = _model_output(codec.hf.model, wav, core, None)  # type: ignore[attr-defined]
     np.testing.assert_allclose(out, reference, atol=2e-5)
@@ -218,7 +219,7 @@ def test_side_kbps_drops_stages(weights: Path) -> None:
         reader = ContainerReader(io.BytesIO(data))
         assert reader.header["hf"]["config"]["n_q"] == codec.hf.config()["n_q"]
         sizes.append(sum(len(s) for f in reader for ch in f.channels for s in ch.side))
-        Codec.decode(data)  # the decoder rebuilds the 2-stage coder from the header
+        Codec.decode(data, weights=weights)  # the decoder rebuilds the 2-stage coder
     assert sizes[1] < sizes[0]
     build = registry.build_for_bitrate
     assert build("nsbg", 12, weights=str(weights), side_kbps=0.01).config()["n_q"] == 1
@@ -239,7 +240,7 @@ def test_blind_sends_nothing(tmp_path: Path, weights: Path) -> None:
     assert not any(
         s for f in ContainerReader(io.BytesIO(data)) for ch in f.channels for s in ch.side
     )
-    assert Codec.decode(data).shape == (1, len(wav))
+    assert Codec.decode(data, weights=blind_weights).shape == (1, len(wav))
     with pytest.raises(ConfigError, match="needs a blind model"):
         NsbgBlindCoder(weights=str(weights))
     with pytest.raises(ConfigError, match="non-blind"):
@@ -278,7 +279,7 @@ def test_decoder_never_sees_core_past_the_stream_length(weights: Path) -> None:
     """
     codec = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(weights))
     wav, _ = _signal(10 * 48_000)
-    out = Codec.decode(codec.encode(wav, 48_000))
+    out = Codec.decode(codec.encode(wav, 48_000), weights=weights)
     assert out.shape == (1, 10 * 48_000) and np.isfinite(out).all()
 
 
