@@ -274,7 +274,14 @@ def _add_eval_parsers(
 def _cmd_train(args: argparse.Namespace) -> None:
     from bandgen.train.run import train
 
-    losses = train(args.recipe, args.out, resume=args.resume, progress=_show_progress(args))
+    losses = train(
+        args.recipe,
+        args.out,
+        resume=args.resume,
+        progress=_show_progress(args),
+        resume_half=args.resume_half,
+        resume_omit=tuple(args.resume_omit),
+    )
     if losses:
         print(" ".join(f"{k}={v:.4g}" for k, v in sorted(losses.items())))
 
@@ -289,6 +296,20 @@ def _add_train_parser(
     tr.add_argument("recipe", help="YAML recipe, e.g. recipes/nsbg_12k_cpu.yaml")
     tr.add_argument("--out", default=None, help="run folder (default out/train/<recipe name>)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/resume.safetensors")
+    tr.add_argument(
+        "--resume-half",
+        action="store_true",
+        help="write the resume file in half precision (about half the size; resumes close to, "
+        "not exactly at, the saved state)",
+    )
+    tr.add_argument(
+        "--resume-omit",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="leave PART (n-SBG: discriminator) out of the resume file; a resume "
+        "re-initialises it (for an idle discriminator, e.g. in a spectral-loss phase)",
+    )
     progress_flags(tr)
     tr.set_defaults(run=_cmd_train)
 

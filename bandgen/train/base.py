@@ -9,7 +9,8 @@ checkpoint holds (:meth:`BaseTrainer._objects`).
 Run with ``bandgen train RECIPE`` or, on several processes/GPUs/nodes,
 ``torchrun --nproc_per_node N -m bandgen.cli train RECIPE``: the backend is NCCL on GPUs and
 gloo on CPU; each process draws its own batches (DistributedSampler); only rank 0 logs,
-validates and writes checkpoints. Outputs in ``OUT``: ``resume.safetensors`` (+ ``.json``),
+validates and writes checkpoints. Outputs in ``OUT``: ``resume.safetensors`` (+ ``.json``;
+compact with ``resume_half``/``resume_omit``, see :class:`~bandgen.train.checkpoint.ResumeFormat`),
 ``best.safetensors`` + ``best.json`` (released weights of the best validation score),
 ``log.jsonl``, ``tb/``.
 
@@ -25,7 +26,7 @@ import math
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -41,7 +42,13 @@ from bandgen.data.cache import build_cache, cache_dir_for
 from bandgen.data.dataset import Segment, SegmentDataset, collate_segments
 from bandgen.data.manifest import scan_corpus, select_hours
 from bandgen.errors import ConfigError
-from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint, warm_start
+from bandgen.train.checkpoint import (
+    ResumeFormat,
+    export_weights,
+    load_checkpoint,
+    save_checkpoint,
+    warm_start,
+)
 from bandgen.train.logger import TrainLogger
 from bandgen.train.recipe import DataConfig, ScheduleConfig
 from bandgen.train.validate import ValClip, load_dev_clips
@@ -124,6 +131,12 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         resume: continue from ``out_dir/resume.safetensors`` (error if it is missing).
         device: torch device; default CUDA (``LOCAL_RANK``) if available, else CPU.
         progress: show a tqdm bar (rank 0).
+        resume_half: write the resume checkpoint in half precision (parameters float16,
+            optimiser moments bfloat16): about half the size; a resume from it is close to,
+            not exactly at, the saved state.
+        resume_omit: parts (:attr:`resume_omittable`) to leave out of the resume checkpoint;
+            a resume re-initialises them (for parts that are idle, e.g. the discriminator of
+            a spectral-loss phase).
     """
 
     kind: ClassVar[str]
@@ -134,6 +147,9 @@ class BaseTrainer(ABC, Generic[RecipeT]):
     """Key of that metric's best value in the resume checkpoint's metadata."""
     bar_losses: ClassVar[dict[str, str]]
     """Progress-bar label -> loss name."""
+    resume_omittable: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """What ``resume_omit`` may name -> the modules and optimisers (of :meth:`_objects`) it
+    stands for."""
 
     def __init__(
         self,
@@ -143,9 +159,12 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         resume: bool = False,
         device: str | torch.device | None = None,
         progress: bool = True,
+        resume_half: bool = False,
+        resume_omit: Sequence[str] = (),
     ) -> None:
         self.recipe = recipe
         self.out_dir = Path(out_dir)
+        self.resume_format = self._resume_format(resume_half, resume_omit)
         self.rank, self.world_size = init_distributed()
         if device is None:
             local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -233,6 +252,18 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         return False
 
     # ------------------------------------------------------------------ setup
+
+    @classmethod
+    def _resume_format(cls, half: bool, omit: Sequence[str]) -> ResumeFormat:
+        unknown = sorted(set(omit) - set(cls.resume_omittable))
+        if unknown:
+            allowed = ", ".join(sorted(cls.resume_omittable)) or "nothing"
+            raise ConfigError(
+                f"cannot leave {', '.join(unknown)} out of a {cls.kind} resume file "
+                f"(it may omit: {allowed})"
+            )
+        names = tuple(n for part in sorted(set(omit)) for n in cls.resume_omittable[part])
+        return ResumeFormat(half=half, omit=names)
 
     def _barrier(self) -> None:
         if self.world_size > 1:
@@ -361,10 +392,14 @@ class BaseTrainer(ABC, Generic[RecipeT]):
             "world_size": self.world_size,
             "recipe": self.recipe.to_dict(),
         }
-        save_checkpoint(self.out_dir / RESUME_FILE, meta=meta, **self._objects())
+        save_checkpoint(
+            self.out_dir / RESUME_FILE, meta=meta, fmt=self.resume_format, **self._objects()
+        )
 
     def _load(self) -> None:
         meta = load_checkpoint(self.out_dir / RESUME_FILE, **self._objects())
+        if meta["omitted"] and self.is_main:
+            print(f"resume: {', '.join(meta['omitted'])} not in the checkpoint, start afresh")
         self.step = int(meta["step"])
         best = meta.get(self.best_key)
         self.best_lsd = math.inf if best is None else float(best)

@@ -10,7 +10,15 @@ A resume checkpoint is ONE file, ``resume.safetensors``, replaced atomically eac
   best metric).
 
 A readable copy of that JSON is written beside it (``resume.json``) for people; loading uses
-the safetensors file only. Released weights (:func:`export_weights`) are a separate
+the safetensors file only.
+
+A *compact* resume file (:class:`ResumeFormat`) is smaller: ``half`` stores the modules'
+parameters as float16 (those whose values fit its range; buffers stay float32) and the
+optimisers' per-parameter moments as bfloat16 (float32's range, so Adam's tiny second moments
+do not underflow; scalar state such as Adam's ``step`` stays float32); ``omit`` leaves named
+modules and optimisers out (e.g. an idle discriminator), which a resume then keeps at their
+fresh initialisation. Loading accepts both, and the full float32 files of older runs: a
+compact file resumes close to, not exactly at, the saved state. Released weights (:func:`export_weights`) are a separate
 ``<name>.safetensors`` holding the generator alone, with ``<name>.json`` (config, sha256,
 training facts), the format ``bandgen/pretrained`` loads with ``strict=True``.
 """
@@ -22,22 +30,38 @@ import json
 import os
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bandgen.audio.io import AtomicFile
 from bandgen.errors import ConfigError
 
-__all__ = ["export_weights", "load_checkpoint", "save_checkpoint", "warm_start"]
+__all__ = ["ResumeFormat", "export_weights", "load_checkpoint", "save_checkpoint", "warm_start"]
 
 _META_KEY = "bandgen"
-_FORMAT = 1
+_FORMAT = 2
+"""1: float32 only; 2: adds ``omitted`` and half-precision tensors (loading reads both)."""
+_FLOAT16_MAX = 65_504.0
+
+
+@dataclass(frozen=True)
+class ResumeFormat:
+    """How small a resume checkpoint is (module docstring).
+
+    Attributes:
+        half: parameters as float16 where they fit, optimiser moments as bfloat16.
+        omit: names of modules and optimisers (as :func:`save_checkpoint` gets them) to leave out.
+    """
+
+    half: bool = False
+    omit: tuple[str, ...] = ()
 
 
 def _cpu(t: torch.Tensor) -> torch.Tensor:
@@ -90,6 +114,7 @@ def save_checkpoint(
     optimizers: Mapping[str, torch.optim.Optimizer],
     schedulers: Mapping[str, torch.optim.lr_scheduler.LRScheduler],
     meta: Mapping[str, Any],
+    fmt: ResumeFormat = ResumeFormat(),
 ) -> None:
     """Write a resume checkpoint atomically (see module docstring).
 
@@ -99,19 +124,34 @@ def save_checkpoint(
         optimizers: e.g. ``{"opt_g": ..., "opt_d": ...}``.
         schedulers: e.g. ``{"sched_g": ..., "sched_d": ...}``.
         meta: JSON-able facts to keep (step, recipe, best metric, ...).
+        fmt: full float32 (default) or compact (:class:`ResumeFormat`).
     """
+    unknown = sorted(set(fmt.omit) - set(modules) - set(optimizers))
+    if unknown:
+        raise ConfigError(f"cannot leave {unknown} out of the checkpoint: no such module/optimiser")
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
+        if name in fmt.omit:
+            continue
+        params = {key for key, _ in module.named_parameters()}
         for key, value in module.state_dict().items():
-            tensors[f"{name}/{key}"] = _cpu(value)
+            value = _cpu(value)
+            if fmt.half and key in params and _fits_float16(value):
+                value = value.half()
+            tensors[f"{name}/{key}"] = value
     opt_meta: dict[str, Any] = {}
     for name, opt in optimizers.items():
+        if name in fmt.omit:
+            continue
         state = opt.state_dict()
         scalars: dict[str, dict[str, Any]] = {}
         for pid, fields in state["state"].items():
             for field, value in fields.items():
                 if isinstance(value, torch.Tensor):
-                    tensors[f"{name}/state/{pid}/{field}"] = _cpu(value)
+                    value = _cpu(value)
+                    if fmt.half and value.is_floating_point() and value.numel() > 1:
+                        value = value.bfloat16()  # moments: float32's range, 8-bit mantissa
+                    tensors[f"{name}/state/{pid}/{field}"] = value
                 else:
                     scalars.setdefault(str(pid), {})[field] = value
         opt_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
@@ -119,6 +159,7 @@ def save_checkpoint(
     tensors.update(rng_tensors)
     payload = {
         "format": _FORMAT,
+        "omitted": sorted(fmt.omit),
         "meta": dict(meta),
         "optimizers": opt_meta,
         "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
@@ -132,6 +173,49 @@ def save_checkpoint(
         out.tmp_path.write_text(json.dumps(payload, indent=1))
 
 
+def _fits_float16(t: torch.Tensor) -> bool:
+    """A floating tensor whose values float16 holds (finite, below its maximum)."""
+    if not t.is_floating_point() or t.numel() == 0:
+        return False
+    return bool(torch.isfinite(t).all()) and float(t.abs().max()) < _FLOAT16_MAX
+
+
+def _read(path: Path, action: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The JSON payload and the tensors of a resume checkpoint (float16/bfloat16 tensors back
+    in float32); ``action`` ("resume", "warm-start") words the errors.
+
+    Raises:
+        ConfigError: no such file, not a safetensors file, or not a bandgen checkpoint.
+    """
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint to {action} from at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            text = (f.metadata() or {}).get(_META_KEY)
+        if text is None:
+            raise ConfigError(
+                f"{path} is not a bandgen resume checkpoint (no '{_META_KEY}' metadata)"
+            )
+        payload = json.loads(text)
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ConfigError(
+            f"cannot {action} from {path}: not a readable checkpoint ({exc}); give the "
+            "resume.safetensors a bandgen training run wrote"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") not in (1, _FORMAT):
+        raise ConfigError(
+            f"{path} is a bandgen checkpoint of an unknown format "
+            f"{payload.get('format') if isinstance(payload, dict) else payload!r}; "
+            f"this version reads formats 1 and {_FORMAT}"
+        )
+    tensors = {
+        k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
+        for k, v in tensors.items()
+    }
+    return payload, tensors
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -140,21 +224,18 @@ def load_checkpoint(
     schedulers: Mapping[str, torch.optim.lr_scheduler.LRScheduler],
     restore_rng: bool = True,
 ) -> dict[str, Any]:
-    """Restore what :func:`save_checkpoint` wrote into live objects; returns its ``meta``.
+    """Restore what :func:`save_checkpoint` wrote into live objects; returns its ``meta``
+    plus ``omitted``: the modules/optimisers the file left out (they keep their state here).
 
     Modules load with ``strict=True``. Raises :class:`ConfigError` if the file is not a
     bandgen checkpoint or does not match the modules.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no checkpoint to resume from at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        text = (f.metadata() or {}).get(_META_KEY)
-    if text is None:
-        raise ConfigError(f"{path} is not a bandgen resume checkpoint (no '{_META_KEY}' metadata)")
-    payload = json.loads(text)
-    tensors = load_file(str(path))
+    payload, tensors = _read(path, "resume")
+    omitted = list(payload.get("omitted", []))
     for name, module in modules.items():
+        if name in omitted:
+            continue
         prefix = f"{name}/"
         sub = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         try:
@@ -162,6 +243,8 @@ def load_checkpoint(
         except RuntimeError as exc:
             raise ConfigError(f"checkpoint {path} does not fit {name}: {exc}") from None
     for name, opt in optimizers.items():
+        if name in omitted:
+            continue
         info = payload["optimizers"][name]
         state: dict[int, dict[str, Any]] = {}
         prefix = f"{name}/state/"
@@ -176,7 +259,7 @@ def load_checkpoint(
         sched.load_state_dict(payload["schedulers"][name])
     if restore_rng:
         _set_rng_state(tensors, payload["rng"])
-    return dict(payload["meta"])
+    return {**payload["meta"], "omitted": omitted}
 
 
 def warm_start(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> dict[str, int]:
@@ -195,14 +278,7 @@ def warm_start(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -
         ConfigError: no such file, not a bandgen checkpoint, or no tensor in common.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no checkpoint to warm-start from at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        if _META_KEY not in (f.metadata() or {}):
-            raise ConfigError(
-                f"{path} is not a bandgen resume checkpoint (no '{_META_KEY}' metadata)"
-            )
-    tensors = load_file(str(path))
+    _, tensors = _read(path, "warm-start")
     counts = {"copied": 0, "partial": 0, "fresh": 0}
     with torch.no_grad():
         for name, module in modules.items():

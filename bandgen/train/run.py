@@ -24,11 +24,14 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
+    resume_half: bool = False,
+    resume_omit: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Train from a YAML recipe; returns the last step's losses.
 
     Under ``torchrun`` each process calls this; the process group is set up from the
-    environment and torn down at the end.
+    environment and torn down at the end. ``resume_half`` and ``resume_omit`` make the resume
+    checkpoint compact (:class:`~bandgen.train.base.BaseTrainer`).
     """
     import torch.distributed as dist
 
@@ -39,12 +42,17 @@ def train(
 
     out = Path(out_dir) if out_dir is not None else default_out_dir(recipe_path)
     trainer: Trainer | RestoreTrainer
+    cls: type[Trainer] | type[RestoreTrainer] = Trainer
     if recipe_kind(recipe_path) == KIND:
-        trainer = RestoreTrainer(
-            load_restore_recipe(recipe_path), out, resume=resume, progress=progress
-        )
-    else:
-        trainer = Trainer(load_recipe(recipe_path), out, resume=resume, progress=progress)
+        cls = RestoreTrainer
+    trainer = cls(
+        load_restore_recipe(recipe_path) if cls is RestoreTrainer else load_recipe(recipe_path),  # type: ignore[arg-type]
+        out,
+        resume=resume,
+        progress=progress,
+        resume_half=resume_half,
+        resume_omit=resume_omit,
+    )
     try:
         return trainer.fit()
     finally:

@@ -57,6 +57,9 @@ class Trainer(BaseTrainer[Recipe]):
     best_metric: ClassVar[str] = "val/lsd_high"
     best_key: ClassVar[str] = "best_lsd_high"
     bar_losses: ClassVar[dict[str, str]] = {"mel": "g/mel", "sub": "g/subband", "d": "d/hinge"}
+    resume_omittable: ClassVar[dict[str, tuple[str, ...]]] = {
+        "discriminator": ("discriminator", "opt_d")
+    }
 
     # ------------------------------------------------------------------ setup
 
