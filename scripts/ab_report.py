@@ -48,7 +48,7 @@ def zero_baseline(run: Path) -> dict[str, object]:
     from bandgen.core import make_core
     from bandgen.data.cache import cache_dir_for
     from bandgen.models.nsbg import NSBG
-    from bandgen.train.recipe import Recipe
+    from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
     from bandgen.train.validate import load_dev_clips, validate
 
     recipe = Recipe.from_dict(json.loads((run / "resume.json").read_text())["meta"]["recipe"])

@@ -25,8 +25,8 @@ import torch
 
 from bandgen.audio import WORK_RATE
 from bandgen.data.dataset import Segment
-from bandgen.train.recipe import Recipe, load_recipe
-from bandgen.train.trainer import Trainer
+from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
+from bandgen.train.trainer import NSBGTrainer as Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO.parent / "shared" / "data" / "dev"
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="audio for the inference test")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
-    base = load_recipe(REPO / "recipes" / "nsbg_12k.yaml")
+    base = Recipe.load(REPO / "recipes" / "nsbg_12k.yaml")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         corpus = _corpus(Path(tmp))

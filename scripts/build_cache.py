@@ -26,7 +26,7 @@ from bandgen.audio import WORK_RATE
 from bandgen.core import make_core
 from bandgen.data.cache import build_cache, cache_dir_for, read_index
 from bandgen.data.manifest import scan_corpus, select_hours, write_manifest
-from bandgen.train.recipe import CORE_KBPS
+from bandgen.train.nsbg_recipe import CORE_KBPS
 
 
 def main(argv: list[str] | None = None) -> int:

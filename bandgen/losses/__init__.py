@@ -12,13 +12,12 @@ RVQ losses come with the model's output, so neither is built here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from torch import nn
 
 from bandgen.audio import WORK_RATE
+from bandgen.config import Config
 from bandgen.errors import ConfigError
 from bandgen.losses.adversarial import (
     feature_matching_loss,
@@ -47,7 +46,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class LossWeights:
+class LossWeights(Config):
     """Weights of the generator loss terms (n-SBG eq. 1; values from HP §1.5 [C]).
 
     Attributes:
@@ -81,19 +80,6 @@ class LossWeights:
             value = getattr(self, field.name)
             if not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"loss weight {field.name} must be a number >= 0, got {value!r}")
-
-    def to_dict(self) -> dict[str, float]:
-        """The weights as a plain dict (for JSON beside the weights)."""
-        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> LossWeights:
-        """Build from a recipe mapping; an unknown key is a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown loss weight(s) {unknown}; known: {sorted(names)}")
-        return cls(**{k: float(v) for k, v in values.items()})
 
 
 def build_losses(weights: LossWeights, *, sample_rate: int = WORK_RATE) -> nn.ModuleDict:

@@ -1,17 +1,16 @@
 """Frozen config dataclasses of the bandgen models, with the paper-size and CPU-size presets.
 
-Recipes (YAML) map 1:1 onto these; :meth:`NSBGConfig.from_dict` rejects unknown keys, and
-:meth:`NSBGConfig.to_dict` is what gets saved as JSON beside the weights.
+Recipes (YAML) map 1:1 onto these through :mod:`bandgen.config` (``NSBGConfig.from_dict``
+rejects unknown keys; ``to_dict`` is what gets saved as JSON beside the weights).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from bandgen.config import Config
 from bandgen.errors import ConfigError
 
 __all__ = ["GENERATORS", "NSBGConfig"]
@@ -21,7 +20,7 @@ GENERATORS = ("seanet", "patch")
 
 
 @dataclass(frozen=True)
-class NSBGConfig:
+class NSBGConfig(Config):
     """Hyper-parameters of n-SBG (paper ``000``; ``HYPERPARAMETERS.md`` §1).
 
     Band layout (PQMF bands of 750 Hz at 48 kHz):
@@ -130,24 +129,6 @@ class NSBGConfig:
         if self.blind:
             return 0.0
         return self.n_q * math.log2(self.codebook_size) * self.frame_rate_hz / 1000
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> NSBGConfig:
-        """Build from a recipe/JSON mapping; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown NSBGConfig keys {unknown}; valid keys: {sorted(names)}")
-        kwargs: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
-        }
-        return cls(**kwargs)
 
     @classmethod
     def paper_12k(cls) -> NSBGConfig:

@@ -37,14 +37,12 @@ Differences from the reference, each a decision documented here:
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from bandgen.config import Config
 from bandgen.dsp.stft import STFT
 from bandgen.errors import ConfigError
 
@@ -59,7 +57,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class MP3RestoreConfig:
+class MP3RestoreConfig(Config):
     """Hyper-parameters of the restoration model (paper ``002`` §2.2, §3.1; HP §3).
 
     Attributes:
@@ -111,21 +109,6 @@ class MP3RestoreConfig:
         each side (``kernel_size // 2`` per separable conv; 4 for ``N = 1``, 22 for ``N = 5``)."""
         return self.num_convs * (self.kernel_size // 2)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, what is saved beside the weights."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> MP3RestoreConfig:
-        """Build from a recipe/JSON mapping; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown MP3RestoreConfig keys {unknown}; valid keys: {sorted(names)}"
-            )
-        return cls(**values)
-
     @classmethod
     def paper(cls, num_blocks: int = 1) -> MP3RestoreConfig:
         """Paper size: latent 256 (about 0.28 M parameters per block at 513 bins)."""
@@ -141,10 +124,6 @@ class MP3RestoreConfig:
     def debug(cls, num_blocks: int = 1) -> MP3RestoreConfig:
         """Toy size for tests: latent 8."""
         return cls(num_blocks=num_blocks, latent=8)
-
-
-PRESETS = ("paper", "cpu", "debug")
-"""Names of the :class:`MP3RestoreConfig` size presets (classmethods taking ``num_blocks``)."""
 
 
 def to_image(spec: Tensor) -> Tensor:

@@ -1,73 +1,57 @@
-"""Training recipes: YAML files mapped 1:1 onto frozen dataclasses.
+"""Training recipes: YAML files mapped 1:1 onto frozen dataclasses, one format for every family.
 
-A recipe has six sections, each a frozen dataclass; an unknown key anywhere is a
-:class:`~bandgen.errors.ConfigError` naming it::
+A recipe names its model family in ``model.kind`` (:mod:`bandgen.families`; a recipe without
+it is an n-SBG one, as every recipe from before the families) and maps its sections onto the
+family's recipe dataclass (a :class:`BaseRecipe`) through :mod:`bandgen.config`, so an unknown
+key anywhere is a :class:`~bandgen.errors.ConfigError` naming it::
 
     base: nsbg_12k.yaml          # optional: a recipe this one overlays (path relative to this file)
-    model: {preset: cpu_12k, channels: 16}   # NSBGConfig preset + field overrides
-    data: {...}                  # DataConfig
-    optim: {...}                 # OptimConfig      (HP §1.5: Adam 1e-4, (0.5, 0.9), 0.999996)
-    loss: {mel: 15, fm: 6, ...}  # bandgen.losses.LossWeights
-    schedule: {...}              # ScheduleConfig
-    discriminator: {...}         # DiscriminatorConfig
+    model: {kind: nsbg, preset: cpu_12k, channels: 16}   # the family's config: preset + fields
+    data: {...}                  # DataConfig (every family)
+    schedule: {...}              # ScheduleConfig (every family)
+    optim: {...}                 # the family's sections: n-SBG's in
+    loss: {...}                  #   :mod:`bandgen.train.nsbg_recipe`, MP3 restoration's in
+    discriminator: {...}         #   :mod:`bandgen.train.restore_recipe`
 
 Overlays merge mappings key by key (DAC style), so ``nsbg_12k_cpu.yaml`` only states what
-differs from ``nsbg_12k.yaml``. Relative data paths are relative to the working directory.
+differs from ``nsbg_12k.yaml``; a section is laid over the recipe class's default for it.
+Relative data paths are relative to the working directory. :func:`load_recipe` reads any
+family's recipe; ``SomeRecipe.load(path)`` reads one family's and refuses the others.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from bandgen import families
+from bandgen.config import Config, from_dict, to_dict
 from bandgen.errors import ConfigError
-from bandgen.losses import LossWeights
-from bandgen.models.config import NSBGConfig
 
 __all__ = [
-    "CORE_KBPS",
+    "BaseRecipe",
     "DataConfig",
-    "DiscriminatorConfig",
-    "OptimConfig",
-    "Recipe",
     "ScheduleConfig",
     "load_recipe",
+    "recipe_kind",
 ]
 
-# Core payload per mode: the total less n-SBG side info (11 or 13 RVQ stages) and the
-# container framing of an 8 kHz AAC core (0.81 kbps), i.e. what Codec.create gives the core.
-# The paper's cores were 9.4 and 13.0 kbps (HYPERPARAMETERS.md §1.6).
-CORE_KBPS: dict[str, float] = {"12k": 8.6, "16k": 12.1}
-"""AAC-LC core payload per mode, kbit/s (n-SBG paper table, HP §1.6)."""
-
-_PRESETS = (
-    "paper_12k",
-    "paper_16k",
-    "cpu_12k",
-    "cpu_16k",
-    "cpu_patch_12k",
-    "cpu_patch_16k",
-    "cpu_patch_24k",
-    "debug",
-)
+R = TypeVar("R", bound="BaseRecipe")
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Config):
     """Where the data is and how segments are drawn (HP §1.5: batch 16, 45056 samples).
 
     Attributes:
         corpus_dir: training corpus folder (``make_train_corpus.py`` output or any audio folder).
         cache_root: core-coded cache folder (``scripts/build_cache.py``); made on first use.
         core: core codec name.
-        core_kbps: core payload target per channel (see :data:`CORE_KBPS`).
+        core_kbps: core payload target per channel (n-SBG: see
+            :data:`~bandgen.train.nsbg_recipe.CORE_KBPS`).
         segment_length: samples per training segment (a multiple of the model's ``n_fft``).
         batch_size: segments per step (per process under DDP).
         num_workers: DataLoader workers.
@@ -102,26 +86,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class OptimConfig:
-    """Adam + per-step exponential decay for G and D (HP §1.5).
-
-    Attributes:
-        lr: learning rate of both optimisers.
-        betas: Adam betas.
-        lr_gamma: ExponentialLR factor per training step.
-        grad_clip_g: max grad norm of the generator (``None``: no clipping).
-        grad_clip_d: max grad norm of the discriminator (``None``: no clipping).
-    """
-
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
-    lr_gamma: float = 0.999996
-    grad_clip_g: float | None = 3.0
-    grad_clip_d: float | None = None
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
+class ScheduleConfig(Config):
     """How long and how often.
 
     Attributes:
@@ -148,130 +113,55 @@ class ScheduleConfig:
     max_minutes: float | None = None
 
 
-@dataclass(frozen=True)
-class DiscriminatorConfig:
-    """Which discriminator ensemble (HP §1.5: MPD + multi-band STFT).
+class BaseRecipe(Config):
+    """Mixin of every family's recipe dataclass (a frozen dataclass whose ``model`` field is
+    the family's config and whose other fields are sections).
 
-    Attributes:
-        kind: name for :func:`bandgen.discriminators.build_discriminator`.
-        scale: channel-width multiplier (1.0 = paper size).
-        bands: MB-STFT bands as fractions of the bins; ``None``: 0.06-wide bands from 0.15 up
-            to the model's top generated band (5 bands at 12 kbps, 6 at 16 kbps; HP §1.5).
+    ``model`` may hold ``kind`` (must be :attr:`kind`) and ``preset`` (one of the family's
+    presets, :attr:`bandgen.families.Family.presets`), whose config the other ``model`` keys
+    override. :meth:`to_dict` writes ``kind`` so that a saved recipe names its family.
     """
 
-    kind: str = "mpd+mbstft"
-    scale: float = 1.0
-    bands: tuple[tuple[float, float], ...] | None = None
-
-    def resolved_bands(self, model: NSBGConfig) -> tuple[tuple[float, float], ...]:
-        """The bands to use for ``model``."""
-        if self.bands is not None:
-            return self.bands
-        top = (model.k_h + 1) / model.num_bands
-        count = max(1, round((top - 0.15) / 0.06))
-        return tuple((round(0.15 + 0.06 * i, 4), round(0.21 + 0.06 * i, 4)) for i in range(count))
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A whole training recipe."""
-
-    model: NSBGConfig = field(default_factory=NSBGConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    loss: LossWeights = field(default_factory=LossWeights)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    kind: ClassVar[str]
+    """The family (:attr:`bandgen.families.Family.name`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict that :meth:`from_dict` maps back to an equal recipe."""
-        return {
-            "model": self.model.to_dict(),
-            **{
-                name: _plain(dataclasses.asdict(getattr(self, name)))
-                for name in ("data", "optim", "loss", "schedule", "discriminator")
-            },
-        }
+        values = to_dict(self)
+        values["model"] = {"kind": self.kind, **values["model"]}
+        return values
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Recipe:
-        """Build from a (merged) recipe mapping; unknown keys are a :class:`ConfigError`."""
-        _check_keys("recipe", values, {f.name for f in dataclasses.fields(cls)})
-        model = dict(values.get("model") or {})
-        preset = model.pop("preset", None)
-        if preset is not None and preset not in _PRESETS:
-            raise ConfigError(f"model.preset {preset!r} is not one of {', '.join(_PRESETS)}")
-        base = getattr(NSBGConfig, preset)() if preset else NSBGConfig()
-        try:
-            model_cfg = NSBGConfig.from_dict({**base.to_dict(), **model})
-        except ConfigError as exc:
-            raise ConfigError(f"recipe section 'model': {exc}") from None
-        recipe = cls(
-            model=model_cfg,
-            data=_section(DataConfig, "data", values),
-            optim=_section(OptimConfig, "optim", values),
-            loss=_section(LossWeights, "loss", values),
-            schedule=_section(ScheduleConfig, "schedule", values),
-            discriminator=_section(DiscriminatorConfig, "discriminator", values),
-        )
-        if recipe.data.segment_length % recipe.model.n_fft:
+    def from_dict(cls: type[R], values: Mapping[str, Any], *, where: str = "recipe") -> R:
+        """Build from a (merged) recipe mapping; unknown keys, another family's ``kind`` or an
+        unknown preset are a :class:`ConfigError`."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {values!r}")
+        model = values.get("model") or {}
+        if not isinstance(model, Mapping):
+            raise ConfigError(f"{where}.model must be a mapping, got {model!r}")
+        model = dict(model)
+        kind = model.pop("kind", cls.kind)
+        if kind != cls.kind:
             raise ConfigError(
-                f"data.segment_length={recipe.data.segment_length} must be a multiple of "
-                f"model.n_fft={recipe.model.n_fft}"
+                f"{where}.model.kind is {kind!r}, not {cls.kind!r}; load it with load_recipe"
             )
-        return recipe
+        preset = model.pop("preset", None)
+        if preset is not None:
+            try:
+                model = {**to_dict(families.get(cls.kind).preset(preset)), **model}
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.model.preset: {exc}") from None
+        return from_dict(cls, {**values, "model": model}, where=where)
 
+    @classmethod
+    def load(cls: type[R], path: str | os.PathLike[str]) -> R:
+        """Read a YAML recipe of this family (following ``base`` overlays).
 
-_T = TypeVar("_T")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _check_keys(where: str, values: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(values) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {unknown} in {where}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _to_tuples(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_to_tuples(v) for v in value)
-    return value
-
-
-def _section(cls: type[_T], name: str, values: Mapping[str, Any]) -> _T:
-    section = values.get(name) or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"recipe section {name!r} must be a mapping, got {section!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    _check_keys(f"recipe section {name!r}", section, set(fields))
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in section.items():
-        value = _to_tuples(value)
-        hint = hints.get(key)
-        if (hint is float and isinstance(value, int)) or (
-            _is_optional_float(hint) and isinstance(value, int)
-        ):
-            value = float(value)
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"recipe section {name!r}: {exc}") from None
-
-
-def _is_optional_float(hint: Any) -> bool:
-    args = typing.get_args(hint)
-    return isinstance(hint, types.UnionType) and float in args
+        Raises:
+            ConfigError: missing file, another family's recipe, unknown key, bad value.
+        """
+        return cls.from_dict(_load_yaml(Path(path).resolve()))
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,17 +191,24 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_load_yaml((path.parent / str(base)).resolve(), (*seen, path)), values)
 
 
-def load_recipe(path: str | os.PathLike[str]) -> Recipe:
-    """Read a YAML recipe (following ``base`` overlays) into a :class:`Recipe`.
+def _kind(values: Mapping[str, Any]) -> str:
+    model = values.get("model")
+    kind = model.get("kind", families.DEFAULT_KIND) if isinstance(model, Mapping) else None
+    return str(kind or families.DEFAULT_KIND)
+
+
+def recipe_kind(path: str | os.PathLike[str]) -> str:
+    """``model.kind`` of a YAML recipe after its ``base`` overlays (``"nsbg"`` if absent)."""
+    return _kind(_load_yaml(Path(path).resolve()))
+
+
+def load_recipe(path: str | os.PathLike[str]) -> BaseRecipe:
+    """Read a YAML recipe of any family (following ``base`` overlays): the family's recipe
+    dataclass, picked by ``model.kind`` through :mod:`bandgen.families`.
 
     Raises:
-        ConfigError: missing file, unknown key, bad value.
+        ConfigError: missing file, unknown kind, unknown key, bad value.
     """
-    recipe = Recipe.from_dict(_load_yaml(Path(path).resolve()))
-    _check_lr(recipe.optim.lr)
+    values = _load_yaml(Path(path).resolve())
+    recipe: BaseRecipe = families.get(_kind(values)).recipe_class().from_dict(values)
     return recipe
-
-
-def _check_lr(lr: float) -> None:
-    if not math.isfinite(lr) or lr <= 0:
-        raise ConfigError(f"optim.lr must be positive, got {lr}")

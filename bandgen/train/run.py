@@ -1,14 +1,16 @@
-"""The ``bandgen train`` entry point: load a recipe, build its trainer, fit.
+"""The ``bandgen train`` entry point: load a recipe, build its family's trainer, fit.
 
-The recipe's ``model.kind`` picks the trainer: ``mp3restore`` (paper ``002``) gets
-:class:`~bandgen.train.restore_trainer.RestoreTrainer`, anything else (no ``kind``) the n-SBG
-:class:`~bandgen.train.trainer.Trainer`.
+The recipe's ``model.kind`` names the family (:mod:`bandgen.families`; none: n-SBG), whose
+entry gives the recipe dataclass and the trainer (its training task): ``nsbg`` gets
+:class:`~bandgen.train.trainer.NSBGTrainer`, ``mp3restore``
+:class:`~bandgen.train.restore_trainer.RestoreTrainer`, and so on.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 __all__ = ["default_out_dir", "train"]
 
@@ -35,18 +37,15 @@ def train(
     """
     import torch.distributed as dist
 
+    from bandgen import families
+    from bandgen.train.base import BaseTrainer
     from bandgen.train.recipe import load_recipe
-    from bandgen.train.restore_recipe import KIND, load_restore_recipe, recipe_kind
-    from bandgen.train.restore_trainer import RestoreTrainer
-    from bandgen.train.trainer import Trainer
 
+    recipe = load_recipe(recipe_path)
     out = Path(out_dir) if out_dir is not None else default_out_dir(recipe_path)
-    trainer: Trainer | RestoreTrainer
-    cls: type[Trainer] | type[RestoreTrainer] = Trainer
-    if recipe_kind(recipe_path) == KIND:
-        cls = RestoreTrainer
-    trainer = cls(
-        load_restore_recipe(recipe_path) if cls is RestoreTrainer else load_recipe(recipe_path),  # type: ignore[arg-type]
+    task = families.get(recipe.kind).task_class()
+    trainer: BaseTrainer[Any] = task(
+        recipe,
         out,
         resume=resume,
         progress=progress,

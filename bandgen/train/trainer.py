@@ -35,10 +35,10 @@ from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
 from bandgen.losses.subband import SubbandEnergyLoss, SubbandSpectralLoss
 from bandgen.models.nsbg import NSBG, NSBGOutput
 from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
-from bandgen.train.recipe import Recipe
+from bandgen.train.nsbg_recipe import NSBGRecipe
 from bandgen.train.validate import ValClip, validate
 
-__all__ = ["Trainer"]
+__all__ = ["NSBGTrainer", "Trainer"]
 
 
 def _split(out: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -46,7 +46,7 @@ def _split(out: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tens
     return [h[0] for h in halves], [h[1] for h in halves]
 
 
-class Trainer(BaseTrainer[Recipe]):
+class NSBGTrainer(BaseTrainer[NSBGRecipe]):
     """Trains an :class:`~bandgen.models.nsbg.NSBG` generator against a discriminator ensemble.
 
     Takes the arguments of :class:`~bandgen.train.base.BaseTrainer` (recipe, out_dir, resume,
@@ -209,3 +209,7 @@ class Trainer(BaseTrainer[Recipe]):
             "optimizers": {"opt_g": self.opt_g, "opt_d": self.opt_d},
             "schedulers": {"sched_g": self.sched_g, "sched_d": self.sched_d},
         }
+
+
+Trainer = NSBGTrainer
+"""The n-SBG trainer's old name."""

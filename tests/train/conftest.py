@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bandgen.train.recipe import Recipe, load_recipe
-from bandgen.train.restore_recipe import RestoreRecipe, load_restore_recipe
+from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
+from bandgen.train.restore_recipe import RestoreRecipe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,11 +49,11 @@ def _on_tiny_corpus(recipe: RecipeT, root: Path, cache: str) -> RecipeT:
 @pytest.fixture(scope="session")
 def debug_recipe(tiny_corpus: Path) -> Recipe:
     """``recipes/debug.yaml`` on :func:`tiny_corpus` (cache in tmp)."""
-    return _on_tiny_corpus(load_recipe(REPO / "recipes" / "debug.yaml"), tiny_corpus, "cache")
+    return _on_tiny_corpus(Recipe.load(REPO / "recipes" / "debug.yaml"), tiny_corpus, "cache")
 
 
 @pytest.fixture(scope="session")
 def restore_recipe(tiny_corpus: Path) -> RestoreRecipe:
     """``recipes/mp3restore_debug.yaml`` on :func:`tiny_corpus` (its own cache in tmp)."""
-    recipe = load_restore_recipe(REPO / "recipes" / "mp3restore_debug.yaml")
+    recipe = RestoreRecipe.load(REPO / "recipes" / "mp3restore_debug.yaml")
     return _on_tiny_corpus(recipe, tiny_corpus, "restore_cache")

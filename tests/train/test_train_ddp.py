@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from safetensors import safe_open
 
-from bandgen.train.recipe import Recipe
+from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
 
 
 # ~20-40 s on 2 cores (two processes, start-up, cache build); cheap enough for the default run

@@ -18,11 +18,8 @@ from safetensors.torch import load_file
 
 from bandgen.errors import ConfigError
 from bandgen.models.mp3restore import MP3Restore, MP3RestoreConfig
-from bandgen.train.restore_recipe import (
-    RestoreRecipe,
-    load_restore_recipe,
-    recipe_kind,
-)
+from bandgen.train.recipe import load_recipe, recipe_kind
+from bandgen.train.restore_recipe import RestoreRecipe
 from bandgen.train.restore_trainer import RestoreTrainer
 from bandgen.train.run import train
 
@@ -34,7 +31,8 @@ RECIPES = ("mp3restore_n1", "mp3restore_n5", "mp3restore_n1_cpu", "mp3restore_n5
 def test_shipped_recipes_load_and_round_trip(name: str) -> None:
     path = REPO / "recipes" / f"{name}.yaml"
     assert recipe_kind(path) == "mp3restore"
-    recipe = load_restore_recipe(path)
+    recipe = load_recipe(path)
+    assert isinstance(recipe, RestoreRecipe)
     assert recipe.data.core == "mp3" and recipe.data.core_kbps == 32.0
     assert recipe.optim.lr == 1e-3 and (recipe.loss.pixel, recipe.loss.ssim) == (1.0, 0.5)
     assert recipe.model.num_blocks == (5 if "n5" in name else 1)

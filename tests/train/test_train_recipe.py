@@ -8,7 +8,8 @@ import pytest
 
 from bandgen.errors import ConfigError
 from bandgen.models.config import NSBGConfig
-from bandgen.train.recipe import CORE_KBPS, Recipe, load_recipe
+from bandgen.train.nsbg_recipe import CORE_KBPS, NSBGRecipe
+from bandgen.train.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -16,7 +17,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 @pytest.mark.parametrize("name", ["nsbg_12k", "nsbg_16k", "nsbg_12k_cpu", "nsbg_16k_cpu", "debug"])
 def test_shipped_recipes_load_and_round_trip(name: str) -> None:
     recipe = load_recipe(RECIPES / f"{name}.yaml")
-    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    assert NSBGRecipe.from_dict(recipe.to_dict()) == recipe
     assert recipe.optim.betas == (0.5, 0.9) and recipe.optim.lr_gamma == 0.999996
 
 

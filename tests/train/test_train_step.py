@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 
 from bandgen.models.config import NSBGConfig
 from bandgen.models.nsbg import NSBG
-from bandgen.train.recipe import Recipe
-from bandgen.train.trainer import Trainer
+from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
+from bandgen.train.trainer import NSBGTrainer as Trainer
 
 
 def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
