@@ -1,8 +1,9 @@
 """bandgen: coding and regeneration of the high band of audio.
 
-The public API (``load``, ``encode``, ``decode``, ``encode_file``, ``decode_file``,
-``info``, ``load_restorer``, ``restore_file``) lives in :mod:`bandgen.api` and is imported lazily, so ``import bandgen``
-stays cheap.
+The public API (``load``, which builds whatever a name names: a codec or a shipped model of
+any family; ``load_codec``, ``encode``, ``decode``, ``encode_file``, ``decode_file``, ``info``,
+``load_restorer``, ``restore_file``) lives in :mod:`bandgen.api` and is imported lazily, so
+``import bandgen`` stays cheap.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "encode_file",
     "info",
     "load",
+    "load_codec",
     "load_restorer",
     "restore_file",
 ]

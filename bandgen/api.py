@@ -51,7 +51,29 @@ BGN_SUFFIX = ".bgn"
 _NAME = re.compile(r"^(?P<hf>[a-z][a-z0-9_]*)-(?P<kbps>\d+(?:\.\d+)?)k$")
 
 
-def load(name: str = f"{DEFAULT_HF}-12k", *, core: str = "aac", **hf_options: Any) -> Codec:
+def load(name: str = f"{DEFAULT_HF}-12k", **options: Any) -> Any:
+    """Whatever ``name`` names: a shipped model, built by its family's loader
+    (:mod:`bandgen.families`: a :class:`~bandgen.codec.Codec` for ``nsbg-*`` and ``blind-*``,
+    a :class:`~bandgen.restore.Restorer` for ``mp3restore-*``), else a codec name
+    ``"<hf method>-<kbps>k"`` such as ``"sbr-12k"`` or ``"none-16k"`` (:func:`load_codec`).
+
+    Args:
+        name: shipped model (``bandgen models`` lists them) or codec name.
+        **options: options of what is built: ``core`` and the high-band method's options for
+            a codec; ``int8``, ``chunk_seconds`` for a restorer.
+
+    Raises:
+        ConfigError: neither a shipped model nor a codec name, or a bad option.
+    """
+    from bandgen import families
+    from bandgen.pretrained.registry import list_models, model_info, model_kind
+
+    if name in list_models():
+        return families.get(model_kind(model_info(name))).load(name, **options)
+    return load_codec(name, **options)
+
+
+def load_codec(name: str = f"{DEFAULT_HF}-12k", *, core: str = "aac", **hf_options: Any) -> Codec:
     """Build a codec from a name ``"<hf method>-<kbps>k"``, e.g. ``"none-16k"``.
 
     Args:
@@ -61,10 +83,31 @@ def load(name: str = f"{DEFAULT_HF}-12k", *, core: str = "aac", **hf_options: An
     """
     match = _NAME.match(name)
     if match is None:
+        from bandgen.pretrained.registry import list_models
+
         raise ConfigError(
-            f"codec name {name!r} is not of the form '<method>-<kbps>k', e.g. 'none-12k'"
+            f"{name!r} is neither a shipped model ({', '.join(list_models())}) nor a codec "
+            "name of the form '<method>-<kbps>k', e.g. 'sbr-12k'"
         )
     return Codec.create(bitrate_kbps=float(match["kbps"]), core=core, hf=match["hf"], **hf_options)
+
+
+def load_codec_model(name: str, *, core: str = "aac", **hf_options: Any) -> Codec:
+    """The codec of the shipped n-SBG or Blind SBG model ``name`` (the n-SBG family's loader):
+    ``--hf nsbg`` (or ``blind``) with that model, at the total rate it was released for.
+
+    Raises:
+        ConfigError: ``name`` is not a shipped n-SBG model, or a bad option.
+    """
+    from bandgen.pretrained.registry import model_info, model_paths
+
+    model_paths(name, kind="nsbg")
+    info = model_info(name)
+    kbps = info.get("bitrate_kbps")
+    if not isinstance(kbps, (int, float)):
+        raise ConfigError(f"the description of model {name!r} lacks its 'bitrate_kbps'")
+    hf = "blind" if info["config"].get("blind") else "nsbg"
+    return Codec.create(bitrate_kbps=float(kbps), core=core, hf=hf, model=name, **hf_options)
 
 
 def encode(

@@ -10,19 +10,17 @@ weighted overlap-add of :meth:`STFT.inverse`) and samples are written out as soo
 frame overlaps them. Memory is bounded by the chunk size, and the result equals
 :meth:`MP3Restore.restore` on the whole signal to float rounding.
 
-Shipped weights follow the conventions of :mod:`bandgen.pretrained.registry` (safetensors +
-JSON with ``model``, ``config``, ``sha256``; sha256 checked before loading, ``strict=True``),
-with ``"model": "mp3restore"``; the default is ``bandgen/pretrained/mp3restore-32k``.
+Weights are loaded by the one weight loader of :mod:`bandgen.pretrained.registry`
+(safetensors + JSON with ``"model": "mp3restore"``, ``config``, ``sha256``; sha256 checked
+before loading, ``strict=True``); the default is ``bandgen/pretrained/mp3restore-32k``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,14 +46,11 @@ MODEL_KIND = "mp3restore"
 """``model`` field of a restoration model's JSON description."""
 
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-"""A shipped model's name: no path separators, so it cannot lead out of the package."""
-
-
 def load_restore_model(
     name: str | None = None, *, weights: str | os.PathLike[str] | None = None
 ) -> tuple[MP3Restore, dict[str, Any]]:
-    """Load a restoration model: shipped by ``name`` or from a ``weights`` file.
+    """Load a restoration model: shipped by ``name`` or from a ``weights`` file, through the one
+    weight loader :func:`bandgen.pretrained.registry.load_weights`.
 
     Args:
         name: shipped model name (default :data:`DEFAULT_MODEL`); ignored if ``weights`` is given.
@@ -69,40 +64,12 @@ def load_restore_model(
         ConfigError: missing files, wrong model kind, sha256 mismatch, or tensors that do not
             fit the described model.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from bandgen.pretrained.registry import load_weights, resolve_weights
 
-    from bandgen.pretrained.registry import PRETRAINED_DIR, read_info, verify_sha256
-
-    if weights is None:
-        if not _MODEL_NAME.match(name or DEFAULT_MODEL):
-            raise ConfigError(
-                f"{name!r} is not a model name (letters, digits, '-', '_' and '.'); "
-                "to load a weights file, pass it as --weights PATH.safetensors"
-            )
-        weights = PRETRAINED_DIR / f"{name or DEFAULT_MODEL}.safetensors"
-        if not weights.is_file():
-            raise ConfigError(
-                f"no shipped restoration model named {name or DEFAULT_MODEL!r} (looked for "
-                f"{weights}); train one (recipes/mp3restore_n1_cpu.yaml) and pass "
-                "--weights OUT/best.safetensors"
-            )
-    path = Path(weights)
-    if not path.is_file():
-        raise ConfigError(f"model weights {path} not found")
-    json_path = path.with_suffix(".json")
-    info = read_info(json_path, kind=MODEL_KIND)
-    verify_sha256(path, json_path, info)
-    try:
-        model = MP3Restore(MP3RestoreConfig.from_dict(info["config"]))
-        model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
-    except SafetensorError as exc:
-        raise ConfigError(f"{path} is not a readable safetensors file: {exc}") from None
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"weights {path} do not fit the model {json_path} describes: {exc}"
-        ) from None
-    return model.eval(), {"name": path.stem, **info}
+    paths = resolve_weights(name or DEFAULT_MODEL, weights, kind=MODEL_KIND)
+    model, info = load_weights(*paths, kind=MODEL_KIND)
+    assert isinstance(model, MP3Restore)
+    return model, info
 
 
 def quantize_int8(model: MP3Restore) -> MP3Restore:

@@ -105,7 +105,7 @@ def test_weights_are_checked(tmp_path: Path, weights: Path) -> None:
     meta.write_text(json.dumps({**data, "model": "nsbg"}))
     with pytest.raises(ConfigError, match="mp3restore"):
         load_restore_model(weights=weights)
-    with pytest.raises(ConfigError, match="no shipped restoration model"):
+    with pytest.raises(ConfigError, match="no shipped mp3restore model"):
         load_restorer("no-such-model")
     with pytest.raises(ConfigError, match="chunk_seconds"):
         load_restorer(weights=weights, chunk_seconds=0)

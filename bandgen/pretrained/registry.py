@@ -1,17 +1,19 @@
-"""Registry of the models shipped inside the package, loaded with no download.
+"""The models shipped inside the package, loaded with no download, and the one weight loader.
 
-A shipped model ``<name>`` is two files in this folder, as written by
-:func:`bandgen.train.checkpoint.export_weights`:
+A model ``<name>`` is two files, as written by :func:`bandgen.train.checkpoint.export_weights`
+(shipped ones in this folder):
 
 - ``<name>.safetensors``: the model's ``state_dict`` (safetensors; never pickle);
-- ``<name>.json``: ``model`` (``"nsbg"``, the default, or ``"mp3restore"``), ``config`` (for
-  :meth:`NSBGConfig.from_dict` or :meth:`MP3RestoreConfig.from_dict`),
-  ``sha256`` (of the safetensors file), and training facts (recipe, data, steps, wall time,
-  dev metrics, ``bitrate_kbps`` of the mode it was trained for).
+- ``<name>.json``: ``model`` (its family, :mod:`bandgen.families`: ``"nsbg"``, the default for
+  descriptions older than the families, or ``"mp3restore"``, ...), ``config`` (the family's
+  config, :func:`bandgen.config.from_dict`), ``sha256`` (of the safetensors file), and training
+  facts (recipe, data, steps, wall time, validation metrics, ``bitrate_kbps`` of its mode).
 
-Loading checks the sha256 before reading a tensor and loads with ``strict=True``, so a
-corrupted, truncated or mismatched file is refused with a :class:`ConfigError` that names the
-file. torch and safetensors are imported only when a model is loaded.
+:func:`load_weights` serves every family: it reads the family from the JSON, checks the sha256
+before reading a tensor, builds the family's model from the config and loads with
+``strict=True``, so a corrupted, truncated or mismatched file is refused with a
+:class:`ConfigError` that names the file. torch and safetensors are imported only when a model
+is loaded.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ import functools
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bandgen import families
+from bandgen.config import from_dict
 from bandgen.errors import ConfigError
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from bandgen.models.nsbg import NSBG
 
 __all__ = [
@@ -34,21 +41,25 @@ __all__ = [
     "list_models",
     "load_model",
     "load_model_from_files",
+    "load_weights",
     "model_info",
+    "model_kind",
     "model_paths",
     "read_info",
+    "resolve_weights",
     "verify_sha256",
 ]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 """Folder holding the shipped ``<name>.safetensors`` + ``<name>.json`` pairs."""
 
-_LOADERS = {
-    "nsbg": "bandgen.pretrained.load_model_from_files",
-    "mp3restore": "bandgen.restore.load_restore_model",
-}
-"""Kinds of shipped model (the JSON's ``model``: n-SBG / Blind SBG, and MP3 restoration) and
-the function that loads each."""
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+"""A shipped model's name: no path separators, so it cannot lead out of the package."""
+
+
+def model_kind(info: dict[str, Any]) -> str:
+    """The family of a model's JSON description (its ``model``; n-SBG if absent)."""
+    return str(info.get("model", families.DEFAULT_KIND))
 
 
 def list_models(kind: str | None = None) -> list[str]:
@@ -59,25 +70,49 @@ def list_models(kind: str | None = None) -> list[str]:
     )
     if kind is None:
         return names
-    return [
-        n for n in names if read_info(PRETRAINED_DIR / f"{n}.json").get("model", "nsbg") == kind
-    ]
+    return [n for n in names if model_kind(read_info(PRETRAINED_DIR / f"{n}.json")) == kind]
 
 
-def model_paths(name: str) -> tuple[Path, Path]:
-    """``(weights, json)`` paths of the shipped model ``name``.
+def model_paths(name: str, *, kind: str | None = None) -> tuple[Path, Path]:
+    """``(weights, json)`` paths of the shipped model ``name`` (of family ``kind`` if given).
 
     Raises:
-        ConfigError: no such model is shipped.
+        ConfigError: ``name`` is not a name (a path, say) or no such model is shipped.
     """
-    if name not in list_models():
-        shipped = ", ".join(list_models()) or "none yet"
+    if not _MODEL_NAME.match(name):
         raise ConfigError(
-            f"no shipped model named {name!r} (shipped: {shipped}); "
+            f"{name!r} is not a model name (letters, digits, '-', '_' and '.'); "
+            "to load a weights file, pass it as weights=PATH.safetensors (--weights)"
+        )
+    if name not in list_models(kind):
+        what = f"{kind} model" if kind else "model"
+        shipped = ", ".join(list_models(kind)) or "none yet"
+        raise ConfigError(
+            f"no shipped {what} named {name!r} (shipped: {shipped}); "
             "pass your own weights with weights=PATH.safetensors"
         )
     weights = PRETRAINED_DIR / f"{name}.safetensors"
     return weights, weights.with_suffix(".json")
+
+
+def resolve_weights(
+    name: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    kind: str | None = None,
+) -> tuple[Path, Path]:
+    """``(weights, json)`` of a ``weights`` file (its JSON beside it) or else of the shipped
+    model ``name`` (see :func:`model_paths`).
+
+    Raises:
+        ConfigError: neither is given, or the name is bad or not shipped.
+    """
+    if weights is not None:
+        path = Path(weights)
+        return path, path.with_suffix(".json")
+    if name is None:
+        raise ConfigError("name a shipped model or pass weights=PATH.safetensors")
+    return model_paths(name, kind=kind)
 
 
 def read_info(json_path: str | os.PathLike[str], *, kind: str | None = None) -> dict[str, Any]:
@@ -85,8 +120,8 @@ def read_info(json_path: str | os.PathLike[str], *, kind: str | None = None) -> 
 
     Args:
         json_path: the ``.json`` file.
-        kind: the model kind the caller loads (``"nsbg"``, ``"mp3restore"``); ``None``: any
-            known kind. A description without ``model`` is an n-SBG one.
+        kind: the family the caller loads (``"nsbg"``, ``"mp3restore"``, ...); ``None``: any
+            registered family. A description without ``model`` is an n-SBG one.
 
     Raises:
         ConfigError: the file is missing or not JSON, lacks ``config`` or ``sha256``, or
@@ -103,13 +138,15 @@ def read_info(json_path: str | os.PathLike[str], *, kind: str | None = None) -> 
         raise ConfigError(f"model description {path} lacks a 'config' object")
     if not isinstance(info.get("sha256"), str):
         raise ConfigError(f"model description {path} lacks the weights' 'sha256'")
-    actual = info.get("model", "nsbg")
-    if actual not in _LOADERS:
-        raise ConfigError(f"{path}: unknown model kind {actual!r}; known: {tuple(_LOADERS)}")
+    actual = model_kind(info)
+    try:
+        families.get(actual)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if kind is not None and actual != kind:
         raise ConfigError(
             f"{path} describes a {actual!r} model, not a {kind!r} one; "
-            f"load it with {_LOADERS[actual]}"
+            "load it with bandgen.load or bandgen.pretrained.registry.load_weights"
         )
     return info
 
@@ -144,39 +181,38 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def load_model_from_files(
-    weights_path: str | os.PathLike[str], json_path: str | os.PathLike[str] | None = None
-) -> tuple[NSBG, dict[str, Any]]:
-    """Load a model from a ``.safetensors`` file and its JSON description.
+def load_weights(
+    weights_path: str | os.PathLike[str],
+    json_path: str | os.PathLike[str] | None = None,
+    *,
+    kind: str | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a model of any family from a ``.safetensors`` file and its JSON description.
 
     Args:
         weights_path: the safetensors file.
         json_path: its description (default: ``weights_path`` with a ``.json`` suffix).
+        kind: refuse a model of another family than this one (``None``: any).
 
     Returns:
-        ``(model, info)``: the model in eval mode on the CPU, and the description with
+        ``(model, info)``: the family's model in eval mode on the CPU, and the description with
         ``name`` (the file stem unless the JSON names it) added.
 
     Raises:
-        ConfigError: a file is missing, the description is not an n-SBG one, the sha256
-            differs from the description's, or the tensors do not fit the configured model
-            (``strict=True``).
+        ConfigError: a file is missing, the description is of an unknown family (or not of
+            ``kind``), its config is refused, the sha256 differs from the description's, the
+            file is not safetensors, or the tensors do not fit the model (``strict=True``).
     """
-    weights = Path(weights_path)
-    meta = weights.with_suffix(".json") if json_path is None else Path(json_path)
-    info = read_info(meta, kind="nsbg")
-    verify_sha256(weights, meta, info)
-    return _build(weights, info), {"name": weights.stem, **info}
-
-
-def _build(weights: Path, info: dict[str, Any]) -> NSBG:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from bandgen.models.config import NSBGConfig
-    from bandgen.models.nsbg import NSBG
-
-    model = NSBG(NSBGConfig.from_dict(info["config"]))
+    weights = Path(weights_path)
+    meta = weights.with_suffix(".json") if json_path is None else Path(json_path)
+    info = read_info(meta, kind=kind)
+    verify_sha256(weights, meta, info)
+    family = families.get(model_kind(info))
+    config = from_dict(family.config_class(), info["config"], where=f"{meta} config")
+    model = family.model_class()(config)
     try:
         state = load_file(str(weights), device="cpu")
     except SafetensorError as exc:
@@ -185,14 +221,23 @@ def _build(weights: Path, info: dict[str, Any]) -> NSBG:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ConfigError(
-            f"weights {weights} do not fit the model its JSON describes: {exc}"
+            f"weights {weights} do not fit the model {meta} describes: {exc}"
         ) from None
-    return model.eval()
+    return model.eval(), {"name": weights.stem, **info}
 
 
-def load_model(name: str) -> tuple[NSBG, dict[str, Any]]:
-    """Load the shipped model ``name``: ``(NSBG in eval mode, info dict)``; see :func:`list_models`."""
-    return load_model_from_files(*model_paths(name))
+def load_model(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Load the shipped model ``name`` of any family: ``(model in eval mode, info dict)``; see
+    :func:`list_models`."""
+    return load_weights(*model_paths(name))
+
+
+def load_model_from_files(
+    weights_path: str | os.PathLike[str], json_path: str | os.PathLike[str] | None = None
+) -> tuple[NSBG, dict[str, Any]]:
+    """:func:`load_weights` of an n-SBG model (another family is a :class:`ConfigError`)."""
+    model, info = load_weights(weights_path, json_path, kind="nsbg")
+    return model, info  # type: ignore[return-value]
 
 
 @functools.lru_cache(maxsize=4)
@@ -208,12 +253,6 @@ def load_shared(
 
     The returned model is shared; use it for inference only.
     """
-    if weights is not None:
-        path = Path(weights)
-        json_path = path.with_suffix(".json")
-    elif name is not None:
-        path, json_path = model_paths(name)
-    else:
-        raise ConfigError("name a shipped model or pass weights=PATH.safetensors")
+    path, json_path = resolve_weights(name, weights, kind="nsbg")
     mtime = path.stat().st_mtime_ns if path.is_file() else 0
     return _cached(str(path.resolve()), str(json_path.resolve()), mtime)
