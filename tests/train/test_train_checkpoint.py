@@ -15,10 +15,10 @@ from torch import nn
 
 from bandgen.errors import ConfigError
 from bandgen.train.checkpoint import ResumeFormat, load_checkpoint, save_checkpoint, warm_start
-from bandgen.train.recipe import Recipe
+from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
 from bandgen.train.restore_recipe import RestoreRecipe
 from bandgen.train.restore_trainer import RestoreTrainer
-from bandgen.train.trainer import Trainer
+from bandgen.train.trainer import NSBGTrainer as Trainer
 
 REPO = Path(__file__).resolve().parents[2]
 
