@@ -17,7 +17,6 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from bandgen.audio.checks import check_finite
 from bandgen.errors import AudioInputError, ConfigError
@@ -290,6 +289,8 @@ class AudioWriter:
     """
 
     def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int) -> None:
+        import soundfile as sf  # lazily: training on a packed cache runs without it
+
         fmt, subtype = output_format(path)
         check_output_channels(path, channels)
         self._atomic = AtomicFile(path)

@@ -8,7 +8,6 @@ the input (no lag), which the core-codec alignment relies on.
 from __future__ import annotations
 
 import numpy as np
-import soxr
 
 QUALITY = "VHQ"
 """soxr quality preset used everywhere (very high quality, linear phase)."""
@@ -27,6 +26,8 @@ def resample(wav: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     """
     if in_rate == out_rate:
         return np.asarray(wav, dtype=np.float32)
+    import soxr  # lazily: training on a packed cache runs without it
+
     data = np.asarray(wav, dtype=np.float32)
     out = soxr.resample(data.T, in_rate, out_rate, quality=QUALITY)
     return np.ascontiguousarray(out.T, dtype=np.float32)
@@ -39,6 +40,8 @@ class StreamResampler:
         self.in_rate = in_rate
         self.out_rate = out_rate
         self.channels = channels
+        import soxr
+
         self._stream = (
             None
             if in_rate == out_rate

@@ -18,13 +18,15 @@ Params conventions (what the ``.bgn`` header stores):
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bandgen.errors import ConfigError
 
 from .base import CoreCodec, CoreParams
-from .engine import PyAVDecoder, PyAVEncoder
 from .modes import ModeTable, check_sample_rate
+
+if TYPE_CHECKING:  # the engine imports PyAV: only coding needs it, not a core's parameters
+    from .engine import PyAVDecoder, PyAVEncoder
 
 REQUEST_OPTION = "b"
 """Key of ``CoreParams.options`` holding the bit rate asked of the encoder, in bit/s."""
@@ -112,6 +114,8 @@ class PyAVCore(CoreCodec):
 
     def new_encoder(self) -> PyAVEncoder:
         """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`)."""
+        from .engine import PyAVEncoder
+
         return PyAVEncoder(
             self.encoder_name,
             sample_rate=self.sample_rate,
@@ -124,6 +128,8 @@ class PyAVCore(CoreCodec):
 
     def new_decoder(self) -> PyAVDecoder:
         """A fresh streaming decoder for one channel, built from :attr:`params` only."""
+        from .engine import PyAVDecoder
+
         return PyAVDecoder(
             self.decoder_name,
             sample_rate=self.sample_rate,

@@ -19,6 +19,11 @@ never reuses stale items. ``CACHE_DIR/<key>/core.json`` records the params,
 ``CACHE_DIR/<key>/index.jsonl`` the items that are done (the manifest entry plus
 ``num_samples``). Building is resumable (items already on disk are skipped; each is written
 atomically) and parallel (``jobs`` worker processes).
+
+A *packed* cache (:mod:`bandgen.data.packed`) has the same layout with ``.npy`` items (16-bit
+PCM scaled to each item's peak, the scale in the index); :func:`read_item` reads both kinds, and
+only FLAC items need ``soundfile``: training from a packed cache needs neither soundfile nor
+PyAV nor soxr.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from bandgen.audio import WORK_RATE
 from bandgen.audio.io import AtomicFile, read_audio
@@ -49,6 +53,7 @@ __all__ = [
     "cache_key",
     "code_item",
     "read_index",
+    "read_item",
 ]
 
 CACHE_VERSION = 1
@@ -66,11 +71,13 @@ class CacheItem:
         path: the 2-channel FLAC, relative to the cache folder ``CACHE_DIR/<key>``.
         num_samples: its length at 48 kHz.
         entry: the manifest entry it was made from.
+        scale: of a packed (``.npy``, int16) item, the value of int16 full scale.
     """
 
     path: str
     num_samples: int
     entry: ManifestEntry
+    scale: float = 1.0
 
 
 def cache_key(params: CoreParams) -> str:
@@ -121,6 +128,8 @@ def _work(args: tuple[str, str, dict[str, object], dict[str, object]]) -> dict[s
     entry = ManifestEntry(**entry_dict)  # type: ignore[arg-type]
     rel = _item_path(entry)
     dst = Path(out_dir) / rel
+    import soundfile as sf  # lazily: reading a packed cache does not need it
+
     if dst.exists():
         return {"entry": entry_dict, "path": rel, "num_samples": sf.info(str(dst)).frames}
     core = core_from_params(CoreParams(**params))  # type: ignore[arg-type]
@@ -198,5 +207,21 @@ def read_index(cache_dir: str | os.PathLike[str], split: str | None = None) -> l
             rec = json.loads(line)
             entry = ManifestEntry(**rec["entry"])
             if split is None or entry.split == split:
-                items.append(CacheItem(rec["path"], int(rec["num_samples"]), entry))
+                scale = float(rec.get("scale", 1.0))
+                items.append(CacheItem(rec["path"], int(rec["num_samples"]), entry, scale))
     return items
+
+
+def read_item(
+    cache_dir: str | os.PathLike[str], item: CacheItem, start: int = 0, stop: int | None = None
+) -> np.ndarray:
+    """Samples ``[start, stop)`` of a cached item (FLAC, or packed ``.npy``) as float32
+    ``[2, n]`` (original, core-decoded); ``n`` is shorter than asked at the item's end."""
+    path = Path(cache_dir) / item.path
+    if path.suffix == ".npy":
+        pcm = np.load(path, mmap_mode="r")[start:stop]  # int16 [T, 2]
+        return np.ascontiguousarray(pcm.T, dtype=np.float32) * np.float32(item.scale / 32767)
+    import soundfile as sf
+
+    wav, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(wav.T)

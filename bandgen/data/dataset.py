@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from bandgen.data.cache import CacheItem, read_index
+from bandgen.data.cache import CacheItem, read_index, read_item
 from bandgen.errors import ConfigError
 
 __all__ = ["Segment", "SegmentDataset"]
@@ -110,14 +109,7 @@ class SegmentDataset(Dataset[Segment]):
         self.epoch = epoch
 
     def _read(self, item: CacheItem, offset: int) -> np.ndarray:
-        wav, _ = sf.read(
-            str(self.cache_dir / item.path),
-            start=offset,
-            stop=offset + self.segment_length,
-            dtype="float32",
-            always_2d=True,
-        )
-        pair = np.ascontiguousarray(wav.T)  # [2, n]
+        pair = read_item(self.cache_dir, item, offset, offset + self.segment_length)  # [2, n]
         if pair.shape[1] < self.segment_length:
             pair = np.pad(pair, ((0, 0), (0, self.segment_length - pair.shape[1])))
         return pair

@@ -54,8 +54,11 @@ class TrainLogger:
     def start(self, step: int, total: int) -> None:
         """Open the progress bar at ``step`` of ``total``."""
         if self.progress and self._bar is None:
-            from tqdm import tqdm
-
+            try:
+                from tqdm import tqdm
+            except ImportError:  # a bare GPU machine: the JSONL log is enough
+                self.progress = False
+                return
             self._bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True)
 
     def step(self, step: int, losses: dict[str, float], seconds: float) -> None:

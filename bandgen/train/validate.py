@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from bandgen.core import CoreCodec
-from bandgen.data.cache import CacheItem, build_cache, cache_dir_for, read_index
+from bandgen.data.cache import CacheItem, build_cache, cache_dir_for, read_index, read_item
 from bandgen.data.manifest import scan_corpus
 from bandgen.metrics.basic import lsd, mel_distance
 from bandgen.models.nsbg import NSBG
@@ -73,10 +72,7 @@ def _clips_from_items(
         if from_middle and stop is not None:
             start = max(0, min(item.num_samples // 4, item.num_samples - stop))
             stop += start
-        wav, _ = sf.read(
-            str(cache_dir / item.path), start=start, stop=stop, dtype="float32", always_2d=True
-        )
-        pair = torch.from_numpy(np.ascontiguousarray(wav.T))
+        pair = torch.from_numpy(read_item(cache_dir, item, start, stop))
         clips.append(ValClip(Path(item.path).stem, pair[0:1][None], pair[1:2][None]))
     return clips
 
