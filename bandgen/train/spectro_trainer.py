@@ -1,0 +1,343 @@
+"""Training of SpectroStream (paper ``003``): recipe sections and the training loop.
+
+One step: a batch of stereo segments ``[B, 2, T]`` is coded by the model (quantiser bypass and
+biased dropout per item, EMA codebook updates inside the forward), decoded, and scored by the
+SoundStream spectral reconstruction loss plus the commitment loss; with ``loss.adversarial > 0``
+the multi-scale STFT discriminator of :mod:`bandgen.discriminators.spectro_stft` adds hinge
+adversarial and feature-matching terms (the paper's GAN; the CPU recipe trains without it).
+
+Validation codes fixed clips of the corpus's ``valid`` split at the rates of
+``data.val_kbps`` (per channel, so twice that for the pair) and reports the mel distance
+(:func:`bandgen.metrics.basic.mel_distance`) at each; the mean over the rates
+(``val/mel``) picks the released weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader
+
+from bandgen.data.manifest import scan_corpus
+from bandgen.data.stereo import StereoSegmentDataset, read_stereo
+from bandgen.errors import ConfigError
+from bandgen.losses.spectral_energy import SpectralEnergyDistance
+from bandgen.metrics.basic import mel_distance
+from bandgen.models.spectrostream import SpectroStream, SpectroStreamConfig
+from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint
+
+__all__ = ["KIND", "SpectroRecipe", "SpectroTrainer", "load_spectro_recipe"]
+
+KIND = "spectrostream"
+RESUME_FILE = "resume.safetensors"
+BEST_FILE = "best.safetensors"
+
+
+@dataclass(frozen=True)
+class SpectroData:
+    """Where the segments come from and how many."""
+
+    corpus_dir: str = "../corpus/train48k"
+    segment_seconds: float = 1.28
+    batch_size: int = 128
+    valid_fraction: float = 0.04
+    split_seed: int = 0
+    balance_categories: bool = False
+    gain_db: tuple[float, float] = (-12.0, 0.0)
+    num_workers: int = 0
+    val_clips: int = 8
+    val_seconds: float = 4.0
+    val_kbps: tuple[float, ...] = (2.7, 8.0)
+
+
+@dataclass(frozen=True)
+class SpectroOptim:
+    """Adam (the paper's optimiser; lr and betas are guesses marked [G] in HP §2)."""
+
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    grad_clip: float | None = 1.0
+
+
+@dataclass(frozen=True)
+class SpectroLoss:
+    """Loss weights (the paper: reconstruction 1, adversarial 1, feature matching 100 [G])."""
+
+    reconstruction: float = 1.0
+    adversarial: float = 0.0
+    feature: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpectroSchedule:
+    """Steps, time limit, logging, validation and checkpoint cadence."""
+
+    steps: int = 2_000_000
+    max_minutes: float | None = None
+    log_every: int = 10
+    val_minutes: float = 10.0
+    ckpt_minutes: float = 5.0
+    seed: int = 0
+    init_from: str | None = None
+
+
+def _section(cls: Any, name: str, values: Mapping[str, Any] | None) -> Any:
+    values = dict(values or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown {name} keys {unknown}; valid keys: {sorted(names)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class SpectroRecipe:
+    """A SpectroStream training recipe: ``model`` (with ``kind: spectrostream`` and
+    ``preset``), ``data``, ``optim``, ``loss``, ``schedule``."""
+
+    model: SpectroStreamConfig
+    data: SpectroData = field(default_factory=SpectroData)
+    optim: SpectroOptim = field(default_factory=SpectroOptim)
+    loss: SpectroLoss = field(default_factory=SpectroLoss)
+    schedule: SpectroSchedule = field(default_factory=SpectroSchedule)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able mapping (the model section as the config's own dict)."""
+        out: dict[str, Any] = {"model": {"kind": KIND, **self.model.to_dict()}}
+        for name in ("data", "optim", "loss", "schedule"):
+            out[name] = json.loads(json.dumps(dataclasses.asdict(getattr(self, name))))
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SpectroRecipe:
+        """Build from a mapping; unknown sections or keys are a :class:`ConfigError`."""
+        unknown = sorted(set(values) - {"model", "data", "optim", "loss", "schedule"})
+        if unknown:
+            raise ConfigError(f"unknown recipe sections {unknown}")
+        model = dict(values.get("model") or {})
+        if model.pop("kind", KIND) != KIND:
+            raise ConfigError(f"a SpectroStream recipe needs model.kind: {KIND}")
+        preset = model.pop("preset", "paper")
+        presets = {"paper": SpectroStreamConfig.paper, "cpu": SpectroStreamConfig.cpu}
+        presets["debug"] = SpectroStreamConfig.debug
+        if preset not in presets:
+            raise ConfigError(f"unknown model.preset {preset!r}; use one of {sorted(presets)}")
+        base = presets[preset]().to_dict()
+        return cls(
+            model=SpectroStreamConfig.from_dict({**base, **model}),
+            data=_section(SpectroData, "data", values.get("data")),
+            optim=_section(SpectroOptim, "optim", values.get("optim")),
+            loss=_section(SpectroLoss, "loss", values.get("loss")),
+            schedule=_section(SpectroSchedule, "schedule", values.get("schedule")),
+        )
+
+
+def load_spectro_recipe(path: str | Path) -> SpectroRecipe:
+    """Read a SpectroStream recipe from YAML."""
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read recipe {path}: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"recipe {path} must be a mapping")
+    return SpectroRecipe.from_dict(values)
+
+
+class SpectroTrainer:
+    """Trains a :class:`SpectroStream` from a :class:`SpectroRecipe` (single process).
+
+    Args:
+        recipe: the recipe.
+        out_dir: checkpoints (``resume.safetensors``), released weights (``best.safetensors``)
+            and ``log.jsonl``.
+        resume: continue from ``out_dir/resume.safetensors``.
+        device: torch device (default CUDA if available).
+    """
+
+    def __init__(
+        self,
+        recipe: SpectroRecipe,
+        out_dir: str | Path,
+        *,
+        resume: bool = False,
+        device: str | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch.manual_seed(recipe.schedule.seed)
+        self.model = SpectroStream(recipe.model).to(self.device)
+        self.loss = SpectralEnergyDistance().to(self.device)
+        opt = recipe.optim
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=opt.betas)
+        self.step, self.best = 0, math.inf
+        if resume:
+            meta = load_checkpoint(self.out_dir / RESUME_FILE, **self._objects())
+            self.step, best = int(meta["step"]), meta.get("best_mel")
+            self.best = math.inf if best is None else float(best)
+        data = recipe.data
+        entries = scan_corpus(
+            data.corpus_dir, seed=data.split_seed, valid_fraction=data.valid_fraction
+        )
+        self.train_entries = [e for e in entries if e.split == "train"]
+        self.valid_entries = [e for e in entries if e.split == "valid"]
+        self.segment = round(data.segment_seconds * 48_000)
+        self.dataset = StereoSegmentDataset(
+            data.corpus_dir,
+            self.train_entries,
+            segment_length=self.segment,
+            length=1_000 * data.batch_size,
+            seed=recipe.schedule.seed,
+            gain_db=data.gain_db,
+            balance_categories=data.balance_categories,
+        )
+        self._val: list[np.ndarray] | None = None
+        self._validated_at = -1
+        self.log_path = self.out_dir / "log.jsonl"
+
+    def _objects(self) -> dict[str, Any]:
+        return {
+            "modules": {"model": self.model},
+            "optimizers": {"opt": self.optimizer},
+            "schedulers": {},
+        }
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        """One step on ``batch [B, 2, T]``; returns the losses."""
+        self.model.train()
+        out = self.model(batch.to(self.device))
+        recon = self.loss(out.wav, batch.to(self.device))
+        total = self.recipe.loss.reconstruction * recon + out.commitment_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        clip = self.recipe.optim.grad_clip
+        norm = nn.utils.clip_grad_norm_(
+            self.model.parameters(), clip if clip is not None else math.inf
+        )
+        if torch.isfinite(norm):
+            self.optimizer.step()
+        return {
+            "loss": float(total.detach()),
+            "recon": float(recon.detach()),
+            "commit": float(out.commitment_loss.detach()),
+            "grad_norm": float(norm),
+        }
+
+    def _val_clips(self) -> list[np.ndarray]:
+        if self._val is None:
+            data = self.recipe.data
+            frames = int(data.val_seconds * 48_000)
+            picked = sorted(self.valid_entries, key=lambda e: (e.category, e.path))
+            picked = [e for e in picked if e.duration_s * 48_000 >= frames]
+            step = max(1, len(picked) // max(1, data.val_clips))
+            self._val = []
+            for entry in picked[::step][: data.val_clips]:
+                start = int((entry.duration_s * 48_000 - frames) / 2)
+                clip = read_stereo(Path(data.corpus_dir) / entry.path, start, frames)
+                self._val.append(clip)
+        return self._val
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mel distance of the valid clips at each of ``data.val_kbps`` (per channel)."""
+        self.model.eval()
+        metrics: dict[str, float] = {}
+        for kbps in self.recipe.data.val_kbps:
+            levels = self.recipe.model.levels_for_kbps(2 * kbps)
+            scores = []
+            for clip in self._val_clips():
+                wav = torch.from_numpy(clip)[None].to(self.device)
+                decoded = self.model.decode(self.model.encode(wav, levels), wav.shape[-1])
+                scores.append(mel_distance(clip, decoded[0].cpu().numpy(), 48_000))
+            metrics[f"val/mel@{kbps:g}"] = float(np.mean(scores))
+        metrics["val/mel"] = float(np.mean(list(metrics.values())))
+        return metrics
+
+    def save(self) -> None:
+        """Write the resume checkpoint."""
+        meta = {
+            "step": self.step,
+            "best_mel": None if math.isinf(self.best) else self.best,
+            "recipe": self.recipe.to_dict(),
+        }
+        save_checkpoint(self.out_dir / RESUME_FILE, meta=meta, **self._objects())
+
+    def _log(self, record: dict[str, Any]) -> None:
+        record = {"step": self.step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
+        with self.log_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _check_validation(self) -> None:
+        self._validated_at = self.step
+        metrics = self.validate()
+        self._log(metrics)
+        if metrics["val/mel"] < self.best:
+            self.best = metrics["val/mel"]
+            export_weights(
+                self.out_dir / BEST_FILE,
+                self.model,
+                {
+                    "model": KIND,
+                    "config": self.recipe.model.to_dict(),
+                    "step": self.step,
+                    "val": metrics,
+                },
+            )
+
+    def fit(self, until: int | None = None) -> dict[str, float]:
+        """Train to ``until`` (default ``schedule.steps``) or ``schedule.max_minutes``."""
+        sched = self.recipe.schedule
+        until = sched.steps if until is None else min(until, sched.steps)
+        start = time.monotonic()
+        last_val = last_ckpt = start
+        losses: dict[str, float] = {}
+        sums: dict[str, float] = {}
+        epoch = self.step // 1_000
+        while self.step < until:
+            self.dataset.set_epoch(epoch)
+            loader = DataLoader(
+                self.dataset,
+                batch_size=self.recipe.data.batch_size,
+                shuffle=False,
+                num_workers=self.recipe.data.num_workers,
+                drop_last=True,
+            )
+            for batch in loader:
+                tic = time.perf_counter()
+                losses = self.train_step(batch)
+                self.step += 1
+                for k, v in {**losses, "step_s": time.perf_counter() - tic}.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if self.step % sched.log_every == 0:
+                    self._log({k: v / sched.log_every for k, v in sums.items()})
+                    sums = {}
+                now = time.monotonic()
+                out_of_time = (
+                    sched.max_minutes is not None and now - start >= 60 * sched.max_minutes
+                )
+                if now - last_val >= 60 * sched.val_minutes or out_of_time:
+                    self._check_validation()
+                    last_val = time.monotonic()
+                if now - last_ckpt >= 60 * sched.ckpt_minutes or out_of_time:
+                    self.save()
+                    last_ckpt = time.monotonic()
+                if out_of_time or self.step >= until:
+                    until = self.step
+                    break
+            epoch += 1
+        if self._validated_at != self.step:
+            self._check_validation()
+        self.save()
+        return losses
