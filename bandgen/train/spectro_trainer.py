@@ -31,7 +31,13 @@ from torch.utils.data import DataLoader
 
 from bandgen.data.manifest import scan_corpus
 from bandgen.data.stereo import StereoSegmentDataset, read_stereo
+from bandgen.discriminators.spectro_stft import MultiScaleSpectroDiscriminator
 from bandgen.errors import ConfigError
+from bandgen.losses.adversarial import (
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+)
 from bandgen.losses.spectral_energy import SpectralEnergyDistance
 from bandgen.metrics.basic import mel_distance
 from bandgen.models.spectrostream import SpectroStream, SpectroStreamConfig
@@ -182,6 +188,12 @@ class SpectroTrainer:
         self.loss = SpectralEnergyDistance().to(self.device)
         opt = recipe.optim
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=opt.betas)
+        self.gan = recipe.loss.adversarial > 0 or recipe.loss.feature > 0
+        self.disc: MultiScaleSpectroDiscriminator | None = None
+        self.opt_d: torch.optim.Optimizer | None = None
+        if self.gan:
+            self.disc = MultiScaleSpectroDiscriminator().to(self.device)
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opt.lr, betas=opt.betas)
         self.step, self.best = 0, math.inf
         if resume:
             meta = load_checkpoint(self.out_dir / RESUME_FILE, **self._objects())
@@ -208,18 +220,38 @@ class SpectroTrainer:
         self.log_path = self.out_dir / "log.jsonl"
 
     def _objects(self) -> dict[str, Any]:
-        return {
-            "modules": {"model": self.model},
-            "optimizers": {"opt": self.optimizer},
-            "schedulers": {},
-        }
+        modules: dict[str, nn.Module] = {"model": self.model}
+        optimizers: dict[str, torch.optim.Optimizer] = {"opt": self.optimizer}
+        if self.disc is not None and self.opt_d is not None:
+            modules["discriminator"] = self.disc
+            optimizers["opt_d"] = self.opt_d
+        return {"modules": modules, "optimizers": optimizers, "schedulers": {}}
 
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
         """One step on ``batch [B, 2, T]``; returns the losses."""
         self.model.train()
-        out = self.model(batch.to(self.device))
-        recon = self.loss(out.wav, batch.to(self.device))
-        total = self.recipe.loss.reconstruction * recon + out.commitment_loss
+        target = batch.to(self.device)
+        out = self.model(target)
+        weights = self.recipe.loss
+        recon = self.loss(out.wav, target)
+        total = weights.reconstruction * recon + out.commitment_loss
+        extra: dict[str, float] = {}
+        if self.disc is not None and self.opt_d is not None:
+            d_loss = hinge_discriminator_loss(
+                self.disc(target).logits, self.disc(out.wav.detach()).logits
+            )
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            real, fake = self.disc(target), self.disc(out.wav)
+            adv = hinge_generator_loss(fake.logits)
+            feat = feature_matching_loss(real.fmaps, fake.fmaps)
+            total = total + weights.adversarial * adv + weights.feature * feat
+            extra = {
+                "disc": float(d_loss.detach()),
+                "adv": float(adv.detach()),
+                "feat": float(feat.detach()),
+            }
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         clip = self.recipe.optim.grad_clip
@@ -233,6 +265,7 @@ class SpectroTrainer:
             "recon": float(recon.detach()),
             "commit": float(out.commitment_loss.detach()),
             "grad_norm": float(norm),
+            **extra,
         }
 
     def _val_clips(self) -> list[np.ndarray]:
