@@ -162,6 +162,24 @@ def _cmd_info(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_models(args: argparse.Namespace) -> None:
+    from bandgen.pretrained.catalog import shipped_models
+
+    models = shipped_models()
+    if args.json:
+        print(json.dumps([m.__dict__ for m in models], indent=2))
+        return
+    rows = [("name", "kind", "mode", "parameters", "MB", "dev set (all clips)")]
+    for m in models:
+        dev = ", ".join(f"{k} {v:g}" for k, v in m.dev.items()) or "-"
+        rows.append((m.name, m.kind, m.mode, f"{m.parameters:,}", f"{m.size_mb:.2f}", dev))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
+
+
 def _cmd_eval(args: argparse.Namespace) -> None:
     from bandgen.eval import evaluate
 
@@ -423,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("input")
     inf.add_argument("--json", action="store_true", help="print as JSON")
     inf.set_defaults(run=_cmd_info)
+
+    mod = sub.add_parser(
+        "models", help="list the shipped models: family, use, size and dev-set numbers"
+    )
+    mod.add_argument("--json", action="store_true", help="print as JSON")
+    mod.set_defaults(run=_cmd_models)
 
     _add_eval_parsers(sub, progress_flags)
     _add_train_parser(sub, progress_flags)
