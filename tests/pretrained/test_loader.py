@@ -27,7 +27,7 @@ SHIPPED = registry.list_models()
 
 def test_every_family_ships_a_model() -> None:
     kinds = {registry.model_kind(registry.model_info(name)) for name in SHIPPED}
-    assert kinds == {"nsbg", "mp3restore"} and len(SHIPPED) == 7
+    assert {"nsbg", "mp3restore"} <= kinds and len(SHIPPED) >= 7
 
 
 @pytest.mark.parametrize("name", SHIPPED)
