@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bandgen.audio import WORK_RATE
+from bandgen.audio.checks import check_sample_rate
 from bandgen.audio.io import (
     AtomicFile,
     AudioWriter,
@@ -35,9 +36,13 @@ from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.decoder import Concealment, decode_frames
-from bandgen.errors import AudioInputError, BitstreamError, ConfigError
+from bandgen.errors import AudioInputError, ConfigError
 from bandgen.header import check_header
 from bandgen.hf.registry import DEFAULT_HF
+from bandgen.stream_info import StreamInfo as StreamInfo  # re-exported: bandgen.info(path)
+from bandgen.stream_info import info as info
+from bandgen.stream_info import open_stream
+from bandgen.stream_info import read_header as read_header
 
 if TYPE_CHECKING:
     from bandgen.restore import Restorer
@@ -161,20 +166,20 @@ def encode_file(
             f"{Path(dst).with_suffix(BGN_SUFFIX).name}); decode it to get .wav or .flac"
         )
     check_output_path(dst)
-    info = probe(src)
+    source = probe(src)
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     with AtomicFile(dst) as target, open(target.tmp_path, "wb") as out:
         return codec.encode_stream(
-            iter_audio(src), info.sample_rate, out, progress=progress, source=str(src)
+            iter_audio(src), source.sample_rate, out, progress=progress, source=str(src)
         )
 
 
 @dataclass(frozen=True)
 class DecodeStats:
-    """What a decode produced: samples at 48 kHz, channels, and what salvage had to conceal.
+    """What a decode produced: samples, channels, rate, and what salvage had to conceal.
 
     Attributes:
-        num_samples: output length at 48 kHz.
+        num_samples: output length at ``sample_rate``.
         channels: channel count.
         salvaged: the stream was damaged or truncated and decoded anyway.
         problem: the first problem found, else ``None``.
@@ -185,6 +190,10 @@ class DecodeStats:
         truncated: the data ended inside a frame; the output stops where the data does.
         limited_s: seconds of output the safety stage limited (beyond +12 dBFS: damaged or
             forged side info), 0 for a sound stream.
+        sample_rate: the output's rate (by default the source's, from the header).
+        peak: the output's largest magnitude (1.0 is full scale).
+        clipped_samples: samples beyond full scale in some channel (an integer format clips
+            them).
     """
 
     num_samples: int
@@ -197,6 +206,9 @@ class DecodeStats:
     core_only_s: float = 0.0
     truncated: bool = False
     limited_s: float = 0.0
+    sample_rate: int = WORK_RATE
+    peak: float = 0.0
+    clipped_samples: int = 0
 
 
 def decode_file(
@@ -206,8 +218,14 @@ def decode_file(
     salvage: bool = False,
     progress: Progress | None = None,
     weights: str | os.PathLike[str] | None = None,
+    sample_rate: int | None = None,
+    bits: int | None = None,
 ) -> DecodeStats:
-    """Decode a ``.bgn`` file to WAV (32-bit float) or FLAC (24-bit) at 48 kHz, block by block.
+    """Decode a ``.bgn`` file to WAV or FLAC, block by block.
+
+    The output has the source's channels and, unless ``sample_rate`` is given, the source's
+    sample rate (the header keeps it; the codec works at 48 kHz). ``bits``: 16, 24 or 32
+    (float, WAV only); default 32-bit float WAV, 24-bit FLAC.
 
     With ``salvage``, damaged frames are skipped and concealed and a truncated file is
     decoded up to its last whole frame; the returned stats say what was lost. ``weights``
@@ -215,17 +233,23 @@ def decode_file(
     the stream itself never names a file to open.
     """
     _distinct(src, dst)
-    output_format(dst)
+    output_format(dst, bits)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate)
     check_output_path(dst)
-    with _open_stream(src) as f:
+    with open_stream(src) as f:
         reader = ContainerReader(f, salvage=salvage)
+        check_header(reader.header)
         channels = int(reader.header["channels"])
         check_output_channels(dst, channels)
         codec = Codec.from_header(reader.header, weights=weights)
+        rate = int(sample_rate or reader.header["source_sample_rate"])
+        to_rate = StreamResampler(WORK_RATE, rate, channels)
         concealed = Concealment()
-        with AudioWriter(dst, WORK_RATE, channels) as writer:
+        with AudioWriter(dst, rate, channels, bits=bits) as writer:
             for block in decode_frames(codec, reader, progress=progress, concealment=concealed):
-                writer.write(block)
+                writer.write(to_rate.push(block))
+            writer.write(to_rate.flush())
         return DecodeStats(
             writer.num_samples,
             channels,
@@ -237,67 +261,49 @@ def decode_file(
             core_only_s=concealed.core_only_samples / WORK_RATE,
             truncated=reader.truncated,
             limited_s=concealed.limited_samples / WORK_RATE,
+            sample_rate=rate,
+            peak=writer.peak,
+            clipped_samples=writer.clipped,
         )
 
 
-def _open_stream(path: str | os.PathLike[str]) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise BitstreamError(f"bitstream file not found: {p}")
-    return open(p, "rb")
-
-
 @dataclass(frozen=True)
-class StreamInfo:
-    """Summary of a ``.bgn`` file: its header and the measured bitrate split.
+class RoundtripStats:
+    """What ``roundtrip_file`` did: the encode (rates of the ``.bgn`` it made) and the decode."""
 
-    Rates are totals over all channels in kbit/s; ``per_channel_kbps`` divides the
-    file's whole size (header included) by duration and channel count.
+    encode: EncodeStats
+    decode: DecodeStats
+
+
+def roundtrip_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    bitrate_kbps: float = 12.0,
+    core: str = "aac",
+    hf: str = DEFAULT_HF,
+    sample_rate: int | None = None,
+    bits: int | None = None,
+    **hf_options: Any,
+) -> RoundtripStats:
+    """Encode ``src`` and decode it again to ``dst`` (WAV/FLAC): hear what a bitrate does.
+
+    The ``.bgn`` goes to a temporary folder and is removed; ``sample_rate`` and ``bits`` as in
+    :func:`decode_file`, ``hf_options`` (``weights``, ``side_kbps``, ...) as in
+    :func:`encode_file`.
     """
+    import tempfile
 
-    header: dict[str, Any]
-    duration_s: float
-    file_bytes: int
-    core_kbps: float
-    side_kbps: float
-    overhead_kbps: float
-    total_kbps: float
-    per_channel_kbps: float
-
-
-def info(path: str | os.PathLike[str]) -> StreamInfo:
-    """Read a ``.bgn`` file's header and measure its core, side-info and framing rates."""
-    core_bytes = side_bytes = 0
-    with _open_stream(path) as f:
-        reader = ContainerReader(f)
-        check_header(reader.header)
-        for frame in reader:
-            for ch in frame.channels:
-                core_bytes += sum(len(p) for p in ch.core)
-                side_bytes += sum(len(s) for s in ch.side)
-        header = reader.header
-    size = Path(path).stat().st_size
-    duration = int(header["num_samples"]) / WORK_RATE
-    channels = int(header["channels"])
-    rate = 8 / 1000 / max(duration, 1e-9)
-    return StreamInfo(
-        header=header,
-        duration_s=duration,
-        file_bytes=size,
-        core_kbps=core_bytes * rate,
-        side_kbps=side_bytes * rate,
-        overhead_kbps=(size - core_bytes - side_bytes) * rate,
-        total_kbps=size * rate,
-        per_channel_kbps=size * rate / channels,
-    )
-
-
-def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON header of a ``.bgn`` file (validated, frames not read)."""
-    with _open_stream(path) as f:
-        header = ContainerReader(f).header
-    check_header(header)
-    return header
+    _distinct(src, dst)
+    output_format(dst, bits)
+    check_output_path(dst)
+    with tempfile.TemporaryDirectory(prefix="bandgen-") as tmp:
+        bgn = Path(tmp) / f"{Path(src).stem or 'input'}{BGN_SUFFIX}"
+        enc = encode_file(src, bgn, bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
+        dec = decode_file(
+            bgn, dst, weights=hf_options.get("weights"), sample_rate=sample_rate, bits=bits
+        )
+    return RoundtripStats(enc, dec)
 
 
 def load_restorer(
@@ -333,13 +339,16 @@ def load_restorer(
 
 @dataclass(frozen=True)
 class RestoreStats:
-    """What a restoration wrote: samples, channels and rate of the output, and the model."""
+    """What a restoration wrote: samples, channels and rate of the output, and the model;
+    ``peak`` and ``clipped_samples`` as in :class:`DecodeStats`."""
 
     num_samples: int
     channels: int
     sample_rate: int
     input_sample_rate: int
     model: str
+    peak: float = 0.0
+    clipped_samples: int = 0
 
 
 def restore_file(
@@ -348,13 +357,16 @@ def restore_file(
     *,
     restorer: Restorer | None = None,
     progress: Progress | None = None,
+    sample_rate: int | None = None,
+    bits: int | None = None,
     **options: Any,
 ) -> RestoreStats:
     """Restore a low-bitrate MP3 (or any audio file PyAV reads), block by block.
 
     The input is resampled to 48 kHz, each channel restored, and the result written as WAV
     (32-bit float) or FLAC (24-bit) at the input's rate if that is 44.1 or 48 kHz, else at
-    48 kHz. Memory stays bounded for any length; the output appears only when complete.
+    48 kHz (or at ``sample_rate``; ``bits`` as in :func:`decode_file`). Memory stays bounded
+    for any length; the output appears only when complete.
 
     Args:
         src, dst: input file and output ``.wav`` / ``.flac``.
@@ -368,18 +380,21 @@ def restore_file(
         ConfigError: bad output path or model options.
     """
     _distinct(src, dst)
-    output_format(dst)
-    info = probe(src)
-    check_output_channels(dst, info.channels)
+    output_format(dst, bits)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate)
+    source = probe(src)
+    check_output_channels(dst, source.channels)
     check_output_path(dst)
     if restorer is None:
         restorer = load_restorer(**options)
     elif options:
         raise ConfigError(f"pass either a restorer or model options, not both: {sorted(options)}")
     work = restorer.sample_rate
-    out_rate = info.sample_rate if info.sample_rate in RESTORE_OUTPUT_RATES else work
-    up = StreamResampler(info.sample_rate, work, info.channels)
-    down = StreamResampler(work, out_rate, info.channels)
+    out_rate = source.sample_rate if source.sample_rate in RESTORE_OUTPUT_RATES else work
+    out_rate = sample_rate or out_rate
+    up = StreamResampler(source.sample_rate, work, source.channels)
+    down = StreamResampler(work, out_rate, source.channels)
 
     def blocks() -> Any:
         for block in iter_audio(src):
@@ -388,12 +403,18 @@ def restore_file(
                 progress(block.shape[1])
         yield up.flush()
 
-    with AudioWriter(dst, out_rate, info.channels) as writer:
+    with AudioWriter(dst, out_rate, source.channels, bits=bits) as writer:
         for restored in restorer.stream(blocks()):
             writer.write(down.push(restored))
         writer.write(down.flush())
         if writer.num_samples == 0:
             raise AudioInputError(f"{src} holds no audio samples (empty input)")
     return RestoreStats(
-        writer.num_samples, info.channels, out_rate, info.sample_rate, restorer.info.get("name", "")
+        writer.num_samples,
+        source.channels,
+        out_rate,
+        source.sample_rate,
+        restorer.info.get("name", ""),
+        peak=writer.peak,
+        clipped_samples=writer.clipped,
     )

@@ -1,4 +1,8 @@
-"""The ``bandgen`` command line: thin argparse front end over :mod:`bandgen.api`."""
+"""The ``bandgen`` command line: thin argparse front end over :mod:`bandgen.api`.
+
+Start-up stays light (``bandgen --help``, ``--version`` and ``info`` import no torch and
+no PyAV): each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,135 +12,21 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from bandgen import __version__
-from bandgen.audio import WORK_RATE
+from bandgen.cli_coding import add_coding_parsers, show_progress
 from bandgen.errors import BandgenError
 from bandgen.threads import default_threads, set_threads
 
-if TYPE_CHECKING:
-    from bandgen.api import DecodeStats
-
-
-@contextmanager
-def _progress_bar(total: float, unit: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit=unit, unit_scale=True, dynamic_ncols=True, leave=False) as bar:
-        yield bar.update
-
-
-def _show_progress(args: argparse.Namespace) -> bool:
-    return bool(args.progress or (args.progress is None and sys.stderr.isatty()))
-
-
-def _cmd_encode(args: argparse.Namespace) -> None:
-    from bandgen import api
-    from bandgen.audio.io import probe
-
-    info = probe(args.input)
-    start = time.perf_counter()
-    total = info.duration_s * WORK_RATE or None
-    hf_options = {} if args.side_kbps is None else {"side_kbps": args.side_kbps}
-    with _progress_bar(total or 0, "sample", _show_progress(args)) as update:
-        stats = api.encode_file(
-            args.input,
-            args.output,
-            bitrate_kbps=args.bitrate,
-            core=args.core,
-            hf=args.hf,
-            progress=update,
-            **hf_options,
-        )
-    elapsed = time.perf_counter() - start
-    summary = api.info(args.output)
-    core = summary.header["core"]
-    print(
-        f"{args.input} -> {args.output}: {stats.duration_s:.2f} s, {stats.channels} ch, "
-        f"{summary.per_channel_kbps:.2f} kbps per channel (core {core['name']} "
-        f"{summary.core_kbps / stats.channels:.2f} + side {summary.side_kbps / stats.channels:.2f}"
-        f" + framing {summary.overhead_kbps / stats.channels:.2f}; core at {core['sample_rate']} Hz,"
-        f" cutoff {core['cutoff_hz']:.0f} Hz, hf {args.hf}); "
-        f"{elapsed:.2f} s ({stats.duration_s / max(elapsed, 1e-9):.1f}x real time)"
-    )
-
-
-def _cmd_decode(args: argparse.Namespace) -> None:
-    from bandgen import api
-
-    start = time.perf_counter()
-    frames = 0
-    if _show_progress(args):
-        frames = int(api.read_header(args.input).get("num_frames", 0))
-    with _progress_bar(frames, "frame", _show_progress(args)) as update:
-        stats = api.decode_file(
-            args.input, args.output, salvage=args.salvage, progress=update, weights=args.weights
-        )
-    elapsed = time.perf_counter() - start
-    seconds = stats.num_samples / WORK_RATE
-    if stats.salvaged:
-        print(f"warning: {_salvage_report(stats)}", file=sys.stderr)
-    if stats.limited_s:
-        print(
-            f"warning: {stats.limited_s:.3f} s of output went beyond +12 dBFS and was limited "
-            "(damaged or forged side info?)",
-            file=sys.stderr,
-        )
-    print(
-        f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at {WORK_RATE} Hz; "
-        f"{elapsed:.2f} s ({seconds / max(elapsed, 1e-9):.1f}x real time)"
-    )
-
-
-def _salvage_report(stats: DecodeStats) -> str:
-    """What ``decode --salvage`` lost, in one line."""
-    parts = [f"damaged stream ({stats.problem})"]
-    if stats.gaps:
-        parts.append(
-            f"{stats.gaps} damaged stretch(es), about {stats.lost_frames} frame(s): "
-            f"{stats.lost_s:.2f} s replaced by silence"
-        )
-    if stats.core_only_s:
-        parts.append(f"{stats.core_only_s:.2f} s decoded without the high band")
-    if stats.truncated:
-        parts.append("the data ends mid-stream: decoded up to the last whole frame")
-    return "; ".join(parts)
-
-
-def _cmd_restore(args: argparse.Namespace) -> None:
-    from bandgen import api
-    from bandgen.audio.io import output_format, probe
-
-    info = probe(args.input)
-    output_format(args.output)  # refuse a bad output name before loading the model
-    start = time.perf_counter()
-    restorer = api.load_restorer(
-        args.model, weights=args.weights, int8=args.int8, chunk_seconds=args.chunk_seconds
-    )
-    total = info.duration_s * info.sample_rate
-    with _progress_bar(total, "sample", _show_progress(args)) as update:
-        stats = api.restore_file(args.input, args.output, restorer=restorer, progress=update)
-    elapsed = time.perf_counter() - start
-    seconds = stats.num_samples / stats.sample_rate
-    print(
-        f"{args.input} -> {args.output}: {seconds:.2f} s, {stats.channels} ch at "
-        f"{stats.sample_rate} Hz (input {stats.input_sample_rate} Hz), model {stats.model}"
-        f"{' int8' if args.int8 else ''}; {elapsed:.2f} s "
-        f"({seconds / max(elapsed, 1e-9):.1f}x real time)"
-    )
+_show_progress = show_progress
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
-    from bandgen import api
+    from bandgen.stream_info import info
 
-    s = api.info(args.input)
+    s = info(args.input)
     if args.json:
         print(json.dumps({**s.__dict__}, indent=2))
         return
@@ -147,8 +37,8 @@ def _cmd_info(args: argparse.Namespace) -> None:
         f"file:        {args.input} ({s.file_bytes} bytes, format bandgen {h['bandgen_version']})"
     )
     print(
-        f"audio:       {s.duration_s:.3f} s, {ch} ch, {h['sample_rate']} Hz out"
-        f" (source {h['source_sample_rate']} Hz), {h['num_frames']} frames"
+        f"audio:       {s.duration_s:.3f} s, {ch} ch, source {h['source_sample_rate']} Hz"
+        f" (decoded at it by default), {h['num_frames']} frames"
     )
     print(
         f"core:        {core['name']} at {core['sample_rate']} Hz, cutoff {core['cutoff_hz']:.0f} Hz,"
@@ -224,13 +114,21 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 def _add_eval_parsers(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     progress_flags: Callable[[argparse.ArgumentParser], None],
+    *,
+    full: bool = True,
 ) -> None:
-    """The ``eval`` and ``compare`` subcommands (logic in :mod:`bandgen.eval`)."""
-    from bandgen.eval.measures import DEFAULT_METRICS, MEASURES
+    """The ``eval`` and ``compare`` subcommands (logic in :mod:`bandgen.eval`).
 
-    metrics_help = (
-        f"comma-separated, from {','.join(MEASURES)} (default {','.join(DEFAULT_METRICS)})"
-    )
+    Without ``full`` the metric names are left out of the help (listing them imports the
+    measures and numpy, which other commands need not wait for).
+    """
+    metrics_help = "comma-separated measures (bandgen eval --help lists them)"
+    if full:
+        from bandgen.eval.measures import DEFAULT_METRICS, MEASURES
+
+        metrics_help = (
+            f"comma-separated, from {','.join(MEASURES)} (default {','.join(DEFAULT_METRICS)})"
+        )
 
     def measure_flags(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--metrics", default=None, help=metrics_help)
@@ -355,11 +253,45 @@ def threads_flag(sp: argparse.ArgumentParser) -> None:
     sp.set_defaults(uses_threads=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``bandgen`` command."""
-    from bandgen.hf.registry import DEFAULT_HF, available
+_DESCRIPTION = """\
+bandgen codes audio at low bitrates. A core codec (AAC-LC, Opus or MP3) codes the low
+band; a little side info lets the decoder regenerate the high band (neural n-SBG with
+the shipped models by default, or classic SBR). It also restores low-bitrate MP3s."""
 
-    p = argparse.ArgumentParser(prog="bandgen", description=__doc__)
+_EPILOG = """\
+examples:
+  bandgen encode song.flac song.bgn --bitrate 16   # 16 kbps per channel
+  bandgen decode song.bgn song.wav                 # at the source's rate and channels
+  bandgen roundtrip song.flac test.wav -b 12       # encode + decode: hear 12 kbps
+  bandgen info song.bgn                            # header and bitrate split
+  bandgen encode music/ --output coded/            # a whole folder
+  ffmpeg -i in.mp4 -f wav - | bandgen encode - out.bgn
+  bandgen decode out.bgn - | aplay
+  bandgen restore old_32k.mp3 restored.wav
+
+'bandgen COMMAND --help' shows a command's options and their defaults."""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of descriptions and examples."""
+
+
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named in ``argv`` ("" if none, ``None`` if argv is not known)."""
+    if argv is None:
+        argv = sys.argv[1:]
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``bandgen`` command.
+
+    ``command``: the subcommand about to run, if known; parts of other commands that are
+    slow to build (the eval metrics' names) are then left out.
+    """
+    p = argparse.ArgumentParser(
+        prog="bandgen", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Help
+    )
     p.add_argument("--version", action="version", version=f"bandgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -368,77 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--progress", action="store_true", default=None, help="show a progress bar")
         g.add_argument("--no-progress", dest="progress", action="store_false")
 
-    enc = sub.add_parser("encode", help="code an audio file into a .bgn file")
-    enc.add_argument("input", help="any audio file FFmpeg reads (wav, flac, mp3, m4a, ogg, opus)")
-    enc.add_argument("output", help="the .bgn file to write")
-    enc.add_argument("--bitrate", type=float, default=12.0, help="kbps per channel (default 12)")
-    enc.add_argument("--core", default="aac", choices=["aac", "opus", "mp3"], help="core codec")
-    enc.add_argument(
-        "--hf",
-        default=DEFAULT_HF,
-        choices=available(),
-        help=f"high-band method (default {DEFAULT_HF})",
-    )
-    enc.add_argument(
-        "--side-kbps",
-        type=float,
-        default=None,
-        metavar="KBPS",
-        help="cap the side info (nsbg: drops RVQ stages of 0.234 kbps each); "
-        "an error for methods without this option",
-    )
-    progress_flags(enc)
-    threads_flag(enc)
-    enc.set_defaults(run=_cmd_encode)
-
-    dec = sub.add_parser("decode", help="decode a .bgn file to 48 kHz WAV or FLAC")
-    dec.add_argument("input", help="the .bgn file")
-    dec.add_argument("output", help="output .wav (32-bit float) or .flac (24-bit)")
-    dec.add_argument(
-        "--salvage",
-        action="store_true",
-        help="decode a damaged or truncated file: skip damaged frames (silence with short "
-        "fades in their place), resume at the next good one, and report what was lost",
-    )
-    dec.add_argument(
-        "--weights",
-        default=None,
-        metavar="FILE",
-        help="model FILE.safetensors (FILE.json beside it) for a stream coded with a model "
-        "that is not shipped with bandgen; a stream never chooses a file by itself",
-    )
-    progress_flags(dec)
-    threads_flag(dec)
-    dec.set_defaults(run=_cmd_decode)
-
-    res = sub.add_parser(
-        "restore", help="restore a low-bitrate MP3 (blind, no side info; paper 002)"
-    )
-    res.add_argument("input", help="any audio file FFmpeg reads, typically a 32 kbps MP3")
-    res.add_argument(
-        "output",
-        help="output .wav (32-bit float) or .flac (24-bit), at the input's rate if "
-        "44.1/48 kHz, else 48 kHz",
-    )
-    which = res.add_mutually_exclusive_group()
-    which.add_argument("--model", default=None, help="shipped model (default mp3restore-32k)")
-    which.add_argument(
-        "--weights", default=None, help="PATH.safetensors with PATH.json beside it (a run's best)"
-    )
-    res.add_argument("--int8", action="store_true", help="dynamic int8 model (faster, smaller)")
-    res.add_argument(
-        "--chunk-seconds",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="audio per network call; bounds memory, output unchanged (default 10)",
-    )
-    progress_flags(res)
-    threads_flag(res)
-    res.set_defaults(run=_cmd_restore)
+    add_coding_parsers(sub, progress_flags, threads_flag, _Help)
 
     inf = sub.add_parser("info", help="show a .bgn file's header and bitrate split")
-    inf.add_argument("input")
+    inf.add_argument("input", help="a .bgn file")
     inf.add_argument("--json", action="store_true", help="print as JSON")
     inf.set_defaults(run=_cmd_info)
 
@@ -448,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--json", action="store_true", help="print as JSON")
     mod.set_defaults(run=_cmd_models)
 
-    _add_eval_parsers(sub, progress_flags)
+    _add_eval_parsers(sub, progress_flags, full=command in (None, "eval", "compare"))
     _add_train_parser(sub, progress_flags)
     return p
 
@@ -482,13 +347,14 @@ def _stdout_closed() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted, 143 SIGTERM)."""
-    args = build_parser().parse_args(argv)
+    """Run the CLI; returns the exit status (0 ok, 1 some files of several failed, 2 bad
+    input, 130 interrupted, 143 SIGTERM)."""
+    args = build_parser(_command(argv)).parse_args(argv)
     if getattr(args, "uses_threads", False):
         set_threads(args.threads)
     try:
         with _sigterm_unwinds():
-            args.run(args)
+            status = args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BandgenError as exc:
         print(f"bandgen: error: {exc}", file=sys.stderr)
@@ -501,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM
     except BrokenPipeError:
         return _stdout_closed()
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bandgen.audio import WORK_RATE
-from bandgen.audio.checks import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from bandgen.core import CORE_NAMES
+from bandgen.audio import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, WORK_RATE
 from bandgen.errors import BitstreamError
+
+CORE_NAMES = ("aac", "opus", "mp3")
+"""The core codecs a header may name: :data:`bandgen.core.CORE_NAMES`, kept here so that
+checking a header (``bandgen info``) imports neither numpy nor PyAV (a test pins the two)."""
 
 MAX_DEPTH = 4
 """Deepest nesting of objects/lists a header may have (it uses 3)."""

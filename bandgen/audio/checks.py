@@ -11,15 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from bandgen.audio import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from bandgen.errors import AudioInputError
 
-MAX_CHANNELS = 255
-"""Most channels a ``.bgn`` stream holds."""
-
-MIN_SAMPLE_RATE = 1_000
-"""Lowest input sampling rate accepted, in Hz."""
-MAX_SAMPLE_RATE = 768_000
-"""Highest input sampling rate accepted, in Hz."""
+__all__ = [
+    "MAX_CHANNELS",
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
+    "check_channels",
+    "check_finite",
+    "check_layout",
+    "check_sample_rate",
+]
 
 
 def check_sample_rate(sample_rate: Any) -> int:

@@ -25,6 +25,13 @@ SILENCE_PEAK = 1e-6
 """Peak amplitude at or below which an input counts as silent-only (about -120 dBFS)."""
 
 _OUTPUT_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
+_SUBTYPES = {
+    ".wav": {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"},
+    ".flac": {16: "PCM_16", 24: "PCM_24"},
+}
+OUTPUT_BITS = {ext[1:]: tuple(bits) for ext, bits in _SUBTYPES.items()}
+"""Bit depths per output format: WAV 16/24-bit integer or 32-bit float (the default), FLAC
+16 or 24-bit (the default)."""
 MAX_OUTPUT_CHANNELS = {".wav": 1024, ".flac": 8}
 """Most channels libsndfile writes per output format."""
 
@@ -60,7 +67,8 @@ def _open(path: str | os.PathLike[str]) -> Any:
     try:
         container = av.open(str(p))
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioInputError(f"cannot read {p} as audio: {exc}") from None
+        reason = getattr(exc, "strerror", None) or exc  # FFmpeg's words, not its errno
+        raise AudioInputError(f"cannot read {p} as audio: {reason}") from None
     if not container.streams.audio:
         container.close()
         raise AudioInputError(f"{p} has no audio stream")
@@ -77,9 +85,12 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
+        rate, channels = int(stream.codec_context.sample_rate), int(stream.codec_context.channels)
+        if rate <= 0 or channels <= 0:
+            raise AudioInputError(f"cannot read {path} as audio: no decodable audio stream")
         return AudioInfo(
-            sample_rate=int(stream.codec_context.sample_rate),
-            channels=int(stream.codec_context.channels),
+            sample_rate=rate,
+            channels=channels,
             duration_s=duration,
             codec=stream.codec_context.name,
         )
@@ -124,7 +135,8 @@ def iter_audio(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
                 done += block.shape[1]
                 yield block
         except av.FFmpegError as exc:
-            raise AudioInputError(f"cannot decode {path}: {exc}") from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise AudioInputError(f"cannot decode {path}: {reason}") from None
     finally:
         container.close()
 
@@ -153,12 +165,26 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return wav, info.sample_rate
 
 
-def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """The soundfile ``(format, subtype)`` for an output path, from its extension."""
+def output_format(path: str | os.PathLike[str], bits: int | None = None) -> tuple[str, str]:
+    """The soundfile ``(format, subtype)`` for an output path, from its extension.
+
+    Args:
+        path: a ``.wav`` or ``.flac`` file name.
+        bits: bit depth (:data:`OUTPUT_BITS`); default 32-bit float WAV, 24-bit FLAC.
+
+    Raises:
+        ConfigError: another extension, or a bit depth the format does not have.
+    """
     ext = Path(path).suffix.lower()
     if ext not in _OUTPUT_FORMATS:
         raise ConfigError(f"cannot write {path}: output must end in {' or '.join(_OUTPUT_FORMATS)}")
-    return _OUTPUT_FORMATS[ext]
+    fmt, subtype = _OUTPUT_FORMATS[ext]
+    if bits is None:
+        return fmt, subtype
+    if bits not in _SUBTYPES[ext]:
+        depths = "/".join(str(b) for b in _SUBTYPES[ext])
+        raise ConfigError(f"{ext[1:].upper()} output is {depths}-bit, not {bits}-bit")
+    return fmt, _SUBTYPES[ext][bits]
 
 
 def check_output_channels(path: str | os.PathLike[str], channels: int) -> None:
@@ -282,16 +308,26 @@ class AtomicFile:
 class AudioWriter:
     """Streaming WAV/FLAC writer that appears at ``path`` only when closed without error.
 
+    Tracks the output's ``peak`` and the ``clipped`` samples (beyond full scale in some
+    channel; an integer format clips them, a float WAV keeps them but players clip).
+
     Example::
 
         with AudioWriter("out.wav", 48000, channels=2) as w:
             w.write(block)  # float32 [C, n]
     """
 
-    def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int,
+        channels: int,
+        *,
+        bits: int | None = None,
+    ) -> None:
         import soundfile as sf  # lazily: training on a packed cache runs without it
 
-        fmt, subtype = output_format(path)
+        fmt, subtype = output_format(path, bits)
         check_output_channels(path, channels)
         self._atomic = AtomicFile(path)
         try:
@@ -309,10 +345,18 @@ class AudioWriter:
                 f"cannot write {path} ({channels} ch at {sample_rate} Hz): {exc}"
             ) from None
         self.num_samples = 0
+        self.peak = 0.0
+        self.clipped = 0
 
     def write(self, wav: np.ndarray) -> None:
         """Append float32 ``[C, n]`` samples."""
-        self._file.write(np.ascontiguousarray(np.asarray(wav, dtype=np.float32).T))
+        data = np.asarray(wav, dtype=np.float32)
+        if data.size:
+            magnitude = np.abs(data)
+            self.peak = max(self.peak, float(magnitude.max()))
+            if self.peak > 1.0:
+                self.clipped += int((magnitude > 1.0).any(axis=0).sum())
+        self._file.write(np.ascontiguousarray(data.T))
         self.num_samples += wav.shape[-1]
 
     def __enter__(self) -> AudioWriter:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bandgen.errors import ConfigError
-from bandgen.hf.base import HighBandCoder
+
+if TYPE_CHECKING:  # the registry itself stays free of numpy (the CLI's --help lists methods)
+    from bandgen.hf.base import HighBandCoder
 
 DEFAULT_HF = "nsbg"
 """Method used when none is named: n-SBG with the shipped weights, which beats SBR on the dev
