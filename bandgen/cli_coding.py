@@ -111,7 +111,7 @@ def run_jobs(args: argparse.Namespace, jobs: list[Job], one: RunOne, text: RunTe
     if _single(args, jobs):
         check_overwrite(jobs[0], force=args.force)
         summary = one(jobs[0], args)
-        _emit(report, summary, text, args)
+        _emit(report, summary, text)
         if report.json:
             report.write(json.dumps(summary, indent=2))
         return 0
@@ -141,7 +141,7 @@ def _batch(
                 report.error(f"{job.src}: {exc}")
             else:
                 results.append(summary)
-                _emit(report, summary, text, args)
+                _emit(report, summary, text)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -170,7 +170,7 @@ def _batch(
     return 1 if failed else 0
 
 
-def _emit(report: Report, summary: Summary, text: RunText, args: argparse.Namespace) -> None:
+def _emit(report: Report, summary: Summary, text: RunText) -> None:
     for warning in summary.get("warnings", []):
         report.warn(f"{summary['input']}: {warning}")
     report.line(text(summary, report.verbose))
