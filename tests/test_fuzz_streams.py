@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -159,12 +159,20 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_fuzz(streams: list[bytes], cases: int, seed: int) -> Counter[str]:
+def run_fuzz(
+    streams: list[bytes],
+    cases: int,
+    seed: int,
+    checkpoint: Callable[[int, Counter[str]], None] | None = None,
+) -> Counter[str]:
     """Run ``cases`` mutated streams; counts ``decoded``, ``refused``, ``crash``, ``hang``
-    (the first few crashes' messages under ``crash:<type>: <message>``)."""
+    (the first few crashes' messages under ``crash:<case>:<type>: <message>``).
+    ``checkpoint(cases done, counts)`` is called every 1000 cases (a long run's progress)."""
     rng = np.random.default_rng(seed)
     counts: Counter[str] = Counter()
     for case in range(cases):
+        if checkpoint is not None and case and case % 1000 == 0:
+            checkpoint(case, counts)
         source = streams[case % len(streams)]
         data = make_case(source, rng)
         salvage = bool(rng.random() < 0.5)
@@ -205,14 +213,18 @@ def test_fuzzed_streams_are_refused_or_decode(streams: list[bytes]) -> None:
 @pytest.mark.slow
 def test_many_fuzzed_streams(streams: list[bytes]) -> None:
     """The long run: ``$BANDGEN_FUZZ_CASES`` (default 100 000) mutated streams; the counts
-    are printed and, with ``$BANDGEN_FUZZ_REPORT``, written there as JSON."""
+    are printed and, with ``$BANDGEN_FUZZ_REPORT``, written there as JSON every 1000 cases."""
     cases = int(os.environ.get("BANDGEN_FUZZ_CASES", "100000"))
     start = time.perf_counter()
-    counts = run_fuzz(streams, cases, seed=1)
-    report = {"cases": cases, "seconds": round(time.perf_counter() - start, 1), **counts}
-    print(json.dumps(report, indent=2))
-    if os.environ.get("BANDGEN_FUZZ_REPORT"):
-        with open(os.environ["BANDGEN_FUZZ_REPORT"], "w") as f:
-            json.dump(report, f, indent=2)
+
+    def write(done: int, counts: Counter[str]) -> None:
+        report = {"cases": done, "seconds": round(time.perf_counter() - start, 1), **counts}
+        if os.environ.get("BANDGEN_FUZZ_REPORT"):
+            with open(os.environ["BANDGEN_FUZZ_REPORT"], "w") as f:
+                json.dump(report, f, indent=2)
+
+    counts = run_fuzz(streams, cases, seed=1, checkpoint=write)
+    write(cases, counts)
+    print(json.dumps({"cases": cases, **counts}, indent=2))
     assert counts["crash"] == 0 and counts["hang"] == 0, counts
     assert counts["decoded"] + counts["refused"] == cases
