@@ -28,16 +28,14 @@ model serves both layouts; the coded rate follows the levels kept, not the chann
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bandgen.config import Config
 from bandgen.errors import ConfigError
 from bandgen.nn.semicausal2d import (
     ResidualDown2d,
@@ -62,7 +60,7 @@ GROUPS = 2
 
 
 @dataclass(frozen=True)
-class SpectroStreamConfig:
+class SpectroStreamConfig(Config):
     """Hyper-parameters of SpectroStream (paper ``003``; ``HYPERPARAMETERS.md`` §2).
 
     Args:
@@ -159,29 +157,6 @@ class SpectroStreamConfig:
     def kbps(self, levels: int) -> float:
         """Bit-rate of ``levels`` RVQ levels, both channels together."""
         return levels * self.bits_per_level * self.embedding_rate_hz / 1000
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-
-        def plain(value: Any) -> Any:
-            return [plain(v) for v in value] if isinstance(value, tuple) else value
-
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SpectroStreamConfig:
-        """Build from a recipe/JSON mapping; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown SpectroStreamConfig keys {unknown}; valid keys: {sorted(names)}"
-            )
-
-        def tup(value: Any) -> Any:
-            return tuple(tup(v) for v in value) if isinstance(value, list) else value
-
-        return cls(**{k: tup(v) for k, v in values.items()})
 
     @classmethod
     def paper(cls) -> SpectroStreamConfig:

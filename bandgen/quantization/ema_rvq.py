@@ -21,6 +21,8 @@ whose usage decays below ``dead_threshold`` are re-seeded from the current batch
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -80,6 +82,15 @@ class EMACodebook(nn.Module):
         self.register_buffer("usage", torch.ones(codebook_size))
         self.register_buffer("embed_sum", self.embed.clone())
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        """Released weights keep only ``embed``: the EMA statistics restart from it."""
+        embed = state_dict.get(prefix + "embed")
+        if embed is not None and prefix + "embed_sum" not in state_dict:
+            state_dict[prefix + "usage"] = torch.ones(embed.shape[0])
+            state_dict[prefix + "embed_sum"] = embed.float().clone()
+            state_dict[prefix + "initialized"] = torch.ones((), dtype=torch.bool)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def nearest(self, vectors: Tensor) -> Tensor:
         """Indices ``[M]`` of the entries nearest to ``vectors [M, D]`` (squared Euclidean)."""

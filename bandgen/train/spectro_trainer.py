@@ -14,21 +14,20 @@ Validation codes fixed clips of the corpus's ``valid`` split at the rates of
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
+from bandgen.config import Config
 from bandgen.data.manifest import scan_corpus
 from bandgen.data.stereo import StereoSegmentDataset, read_stereo
 from bandgen.discriminators.spectro_stft import MultiScaleSpectroDiscriminator
@@ -41,7 +40,13 @@ from bandgen.losses.adversarial import (
 from bandgen.losses.spectral_energy import SpectralEnergyDistance
 from bandgen.metrics.basic import mel_distance
 from bandgen.models.spectrostream import SpectroStream, SpectroStreamConfig
-from bandgen.train.checkpoint import export_weights, load_checkpoint, save_checkpoint
+from bandgen.train.checkpoint import (
+    ResumeFormat,
+    export_weights,
+    load_checkpoint,
+    save_checkpoint,
+)
+from bandgen.train.recipe import BaseRecipe
 
 __all__ = ["KIND", "SpectroRecipe", "SpectroTrainer", "load_spectro_recipe"]
 
@@ -51,7 +56,7 @@ BEST_FILE = "best.safetensors"
 
 
 @dataclass(frozen=True)
-class SpectroData:
+class SpectroData(Config):
     """Where the segments come from and how many."""
 
     corpus_dir: str = "../corpus/train48k"
@@ -68,7 +73,7 @@ class SpectroData:
 
 
 @dataclass(frozen=True)
-class SpectroOptim:
+class SpectroOptim(Config):
     """Adam (the paper's optimiser; lr and betas are guesses marked [G] in HP §2)."""
 
     lr: float = 1e-4
@@ -77,7 +82,7 @@ class SpectroOptim:
 
 
 @dataclass(frozen=True)
-class SpectroLoss:
+class SpectroLoss(Config):
     """Loss weights (the paper: reconstruction 1, adversarial 1, feature matching 100 [G])."""
 
     reconstruction: float = 1.0
@@ -86,7 +91,7 @@ class SpectroLoss:
 
 
 @dataclass(frozen=True)
-class SpectroSchedule:
+class SpectroSchedule(Config):
     """Steps, time limit, logging, validation and checkpoint cadence."""
 
     steps: int = 2_000_000
@@ -98,66 +103,23 @@ class SpectroSchedule:
     init_from: str | None = None
 
 
-def _section(cls: Any, name: str, values: Mapping[str, Any] | None) -> Any:
-    values = dict(values or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"unknown {name} keys {unknown}; valid keys: {sorted(names)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-
 @dataclass(frozen=True)
-class SpectroRecipe:
-    """A SpectroStream training recipe: ``model`` (with ``kind: spectrostream`` and
-    ``preset``), ``data``, ``optim``, ``loss``, ``schedule``."""
+class SpectroRecipe(BaseRecipe):
+    """A SpectroStream training recipe: ``model`` (``kind: spectrostream``, ``preset``:
+    paper, cpu or debug), ``data``, ``optim``, ``loss``, ``schedule``."""
 
-    model: SpectroStreamConfig
+    kind: ClassVar[str] = KIND
+
+    model: SpectroStreamConfig = field(default_factory=SpectroStreamConfig)
     data: SpectroData = field(default_factory=SpectroData)
     optim: SpectroOptim = field(default_factory=SpectroOptim)
     loss: SpectroLoss = field(default_factory=SpectroLoss)
     schedule: SpectroSchedule = field(default_factory=SpectroSchedule)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able mapping (the model section as the config's own dict)."""
-        out: dict[str, Any] = {"model": {"kind": KIND, **self.model.to_dict()}}
-        for name in ("data", "optim", "loss", "schedule"):
-            out[name] = json.loads(json.dumps(dataclasses.asdict(getattr(self, name))))
-        return out
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SpectroRecipe:
-        """Build from a mapping; unknown sections or keys are a :class:`ConfigError`."""
-        unknown = sorted(set(values) - {"model", "data", "optim", "loss", "schedule"})
-        if unknown:
-            raise ConfigError(f"unknown recipe sections {unknown}")
-        model = dict(values.get("model") or {})
-        if model.pop("kind", KIND) != KIND:
-            raise ConfigError(f"a SpectroStream recipe needs model.kind: {KIND}")
-        preset = model.pop("preset", "paper")
-        presets = {"paper": SpectroStreamConfig.paper, "cpu": SpectroStreamConfig.cpu}
-        presets["debug"] = SpectroStreamConfig.debug
-        if preset not in presets:
-            raise ConfigError(f"unknown model.preset {preset!r}; use one of {sorted(presets)}")
-        base = presets[preset]().to_dict()
-        return cls(
-            model=SpectroStreamConfig.from_dict({**base, **model}),
-            data=_section(SpectroData, "data", values.get("data")),
-            optim=_section(SpectroOptim, "optim", values.get("optim")),
-            loss=_section(SpectroLoss, "loss", values.get("loss")),
-            schedule=_section(SpectroSchedule, "schedule", values.get("schedule")),
-        )
-
 
 def load_spectro_recipe(path: str | Path) -> SpectroRecipe:
     """Read a SpectroStream recipe from YAML."""
-    try:
-        values = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read recipe {path}: {exc}") from exc
-    if not isinstance(values, dict):
-        raise ConfigError(f"recipe {path} must be a mapping")
-    return SpectroRecipe.from_dict(values)
+    return SpectroRecipe.load(path)
 
 
 class SpectroTrainer:
@@ -168,6 +130,9 @@ class SpectroTrainer:
         out_dir: checkpoints (``resume.safetensors``), released weights (``best.safetensors``)
             and ``log.jsonl``.
         resume: continue from ``out_dir/resume.safetensors``.
+        progress: accepted for the family task contract (progress goes to ``log.jsonl``).
+        resume_half: write the resume checkpoint in half precision.
+        resume_omit: ``discriminator`` leaves it and its optimiser out of the resume file.
         device: torch device (default CUDA if available).
     """
 
@@ -177,8 +142,17 @@ class SpectroTrainer:
         out_dir: str | Path,
         *,
         resume: bool = False,
+        progress: bool = True,
+        resume_half: bool = False,
+        resume_omit: Sequence[str] = (),
         device: str | None = None,
     ) -> None:
+        del progress
+        unknown = sorted(set(resume_omit) - {"discriminator"})
+        if unknown:
+            raise ConfigError(f"resume_omit may name 'discriminator' only, got {unknown}")
+        omit = ("discriminator", "opt_d") if resume_omit else ()
+        self.resume_format = ResumeFormat(half=resume_half, omit=omit)
         self.recipe = recipe
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -305,7 +279,9 @@ class SpectroTrainer:
             "best_mel": None if math.isinf(self.best) else self.best,
             "recipe": self.recipe.to_dict(),
         }
-        save_checkpoint(self.out_dir / RESUME_FILE, meta=meta, **self._objects())
+        save_checkpoint(
+            self.out_dir / RESUME_FILE, meta=meta, fmt=self.resume_format, **self._objects()
+        )
 
     def _log(self, record: dict[str, Any]) -> None:
         record = {"step": self.step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}

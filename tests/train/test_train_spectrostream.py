@@ -51,9 +51,9 @@ def test_every_shipped_recipe_parses() -> None:
 
 
 def test_bad_recipes_refused() -> None:
-    with pytest.raises(ConfigError, match="unknown data keys"):
+    with pytest.raises(ConfigError, match="bogus"):
         SpectroRecipe.from_dict({"model": {"preset": "debug"}, "data": {"bogus": 1}})
-    with pytest.raises(ConfigError, match=r"unknown model\.preset"):
+    with pytest.raises(ConfigError, match="huge"):
         SpectroRecipe.from_dict({"model": {"preset": "huge"}})
 
 
