@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,7 +29,14 @@ from bandgen.audio.checks import (
     check_sample_rate,
 )
 from bandgen.audio.resample import StreamResampler
-from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame, encode_header
+from bandgen.bitstream import (
+    ChannelFrame,
+    ContainerReader,
+    ContainerWriter,
+    Frame,
+    encode_frame,
+    write_varint,
+)
 from bandgen.core import CoreCodec, CoreParams, core_from_params, make_core
 from bandgen.core.factory import core_kbps_range
 from bandgen.decoder import (
@@ -46,12 +51,20 @@ from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
 
+FEED_SAMPLES = 4800
+"""The encoder codes its input in steps of at most this many 48 kHz samples (0.1 s)."""
+
+FRAME_SECONDS = 0.5
+"""A container frame groups the core packets of about this long (at least one packet):
+its sync, length and CRC32 fields then cost about 0.15 kbps per stream."""
+
+END_RECORD_BYTES = 48
+"""About the size of a stream's end record (length and frame count), for rate control."""
+
 FRAME_OVERHEAD_BYTES = 7
 """Container bytes per frame besides the channels: sync byte, body length, CRC32."""
 CHANNEL_OVERHEAD_BYTES = 2
 """Container bytes per channel and frame: core packet count and side-payload count."""
-PACKET_OVERHEAD_BYTES = 2
-"""Container bytes per core packet: its length (a varint, 2 bytes from 128 to 16383)."""
 
 
 @dataclass
@@ -83,15 +96,17 @@ class _FrameAssembler:
     """Groups core packets into frames and adds the side payloads that start in them.
 
     Frame ``i`` holds core packets ``[i*P, (i+1)*P)`` of every channel
-    (``P = packets_per_frame``); payload ``j`` (48 kHz samples ``[j*L, (j+1)*L)``) goes
+    (``P = frame_packets``); payload ``j`` (48 kHz samples ``[j*L, (j+1)*L)``) goes
     into the frame whose span holds its start, and payloads beyond the last packet join
     the last frame.  A frame is released once every channel has its packets and payloads.
     """
 
-    def __init__(self, channels: int, core: CoreCodec, hf: HighBandCoder) -> None:
+    def __init__(
+        self, channels: int, core: CoreCodec, hf: HighBandCoder, frame_packets: int
+    ) -> None:
         self.core_q: list[deque[bytes]] = [deque() for _ in range(channels)]
         self.side_q: list[deque[bytes]] = [deque() for _ in range(channels)]
-        self._per_frame = packets_per_frame(core)
+        self._per_frame = frame_packets
         # spans in units of 1 / (48 kHz * core rate) seconds, to stay in integers
         self._frame_span = self._per_frame * core.frame_length * WORK_RATE
         self._payload_span = hf.frame_length * core.sample_rate
@@ -147,6 +162,12 @@ class _EncoderState:
     cores: list[list[np.ndarray]]
     assembler: _FrameAssembler
     stats: EncodeStats = field(default_factory=EncodeStats)
+    writer: ContainerWriter | None = None
+
+    def charge_all(self, bits: int) -> None:
+        """Share ``bits`` of the stream's own (header, framing) among the channels' cores."""
+        for enc in self.core_encoders:
+            enc.charge(bits // self.channels)
 
 
 class Codec:
@@ -161,10 +182,19 @@ class Codec:
         out = Codec.decode(data)             # [C, T'] at 48 kHz
     """
 
-    def __init__(self, core: CoreCodec, hf: HighBandCoder, bitrate_kbps: float) -> None:
+    def __init__(
+        self,
+        core: CoreCodec,
+        hf: HighBandCoder,
+        bitrate_kbps: float,
+        *,
+        frame_packets: int | None = None,
+    ) -> None:
         self.core = core
         self.hf = hf
         self.bitrate_kbps = bitrate_kbps
+        self.frame_packets = frame_packets or frame_packets_for(core)
+        """Core packets per container frame (header ``frame_packets``)."""
 
     @classmethod
     def create(
@@ -192,25 +222,7 @@ class Codec:
         ):
             raise ConfigError(f"bitrate must be a positive number of kbps, got {bitrate_kbps}")
         hf_coder = registry.build_for_bitrate(hf, bitrate_kbps, **hf_options)
-        side_kbps = hf_coder.bitrate / 1000
-        lo, hi = bitrate_range(core, hf_coder, core_sample_rate=core_sample_rate)
-        out_of_range = ConfigError(
-            f"a bitrate of {bitrate_kbps:g} kbps per channel is out of range for the {core} "
-            f"core with {hf} high band ({side_kbps:.2f} kbps of side info): choose from "
-            f"{lo:.1f} to {hi:.1f} kbps per channel"
-        )
-        if not lo <= bitrate_kbps <= hi:
-            raise out_of_range
-        core_kbps = bitrate_kbps - side_kbps
-        try:
-            # the first build only tells the framing cost; the core gets what it leaves
-            trial = make_core(
-                core, min(core_kbps, core_kbps_range(core)[1]), sample_rate=core_sample_rate
-            )
-            overhead = framing_overhead_kbps(trial, hf_coder)
-            core_codec = make_core(core, core_kbps - overhead, sample_rate=core_sample_rate)
-        except ConfigError:
-            raise out_of_range from None
+        core_codec = _core_for_total(core, hf, hf_coder, bitrate_kbps, core_sample_rate)
         # now that the core's band is known, let the method start where it stops
         hf_coder = registry.build_for_bitrate(
             hf, bitrate_kbps, core_cutoff_hz=core_codec.cutoff_hz, **hf_options
@@ -243,47 +255,64 @@ class Codec:
             hf_coder = registry.build(hf_info["method"], **hf_config)
         except ConfigError as exc:
             raise BitstreamError(f"corrupt .bgn header: {exc}") from None
-        span = packets_per_frame(core) * core.frame_length * WORK_RATE / core.sample_rate
-        most = (header["num_frames"] + 2) * span
-        if header["num_samples"] > most:
-            raise BitstreamError(
-                f"corrupt .bgn header: num_samples = {header['num_samples']} is more than "
-                f"{header['num_frames']} frames can hold (at most {most:.0f})"
-            )
-        return cls(core, hf_coder, float(header["bitrate_kbps"]))
+        # streams before ``frame_packets`` was stored grouped about 0.1 s per frame
+        frame_packets = header.get("frame_packets") or packets_per_frame(core)
+        if "num_frames" in header and "num_samples" in header:  # version 1: in the header
+            span = frame_packets * core.frame_length * WORK_RATE / core.sample_rate
+            most = (header["num_frames"] + 2) * span
+            if header["num_samples"] > most:
+                raise BitstreamError(
+                    f"corrupt .bgn header: num_samples = {header['num_samples']} is more than "
+                    f"{header['num_frames']} frames can hold (at most {most:.0f})"
+                )
+        return cls(core, hf_coder, float(header["bitrate_kbps"]), frame_packets=frame_packets)
 
-    def header(
-        self, *, channels: int, num_samples: int, source_rate: int, num_frames: int
-    ) -> dict[str, Any]:
-        """The JSON header of a stream coded by this codec."""
+    def header(self, *, channels: int, source_rate: int) -> dict[str, Any]:
+        """The JSON header of a stream coded by this codec.
+
+        The length and frame count go to the stream's end record (container version 2).
+        """
         return {
             "bandgen_version": __version__,
             "sample_rate": WORK_RATE,
             "source_sample_rate": source_rate,
             "channels": channels,
-            "num_samples": num_samples,
-            "num_frames": num_frames,
             "bitrate_kbps": self.bitrate_kbps,
+            "frame_packets": self.frame_packets,
             "core": asdict(self.core.params),
             "hf": {"method": self.hf.name, "config": self.hf.config()},
         }
 
     # ----------------------------------------------------------------- encoding
 
-    def _start(self, channels: int, sample_rate: int) -> _EncoderState:
-        return _EncoderState(
+    def _start(self, channels: int, sample_rate: int, out: IO[bytes]) -> _EncoderState:
+        st = _EncoderState(
             channels=channels,
             to_work=StreamResampler(sample_rate, WORK_RATE, channels),
             to_core=StreamResampler(WORK_RATE, self.core.sample_rate, channels),
-            core_encoders=[self.core.new_encoder() for _ in range(channels)],
+            core_encoders=[
+                self.core.new_encoder(target_bit_rate=round(self.bitrate_kbps * 1000))
+                for _ in range(channels)
+            ],
             core_decoders=[CoreToWork(self.core) for _ in range(channels)],
             hf_encoders=[self.hf.new_encoder() for _ in range(channels)],
             originals=[[] for _ in range(channels)],
             cores=[[] for _ in range(channels)],
-            assembler=_FrameAssembler(channels, self.core, self.hf),
+            assembler=_FrameAssembler(channels, self.core, self.hf, self.frame_packets),
         )
+        # the header is paid for first, from the core's budget of the seconds that follow
+        st.writer = ContainerWriter(out, self.header(channels=channels, source_rate=sample_rate))
+        # the header and end record are paid for first, from the core's budget of the
+        # seconds that follow
+        st.charge_all(8 * (st.writer.bytes_written + END_RECORD_BYTES))
+        return st
 
-    def _feed(self, st: _EncoderState, wav48: np.ndarray, *, last: bool) -> Iterator[Frame]:
+    def _feed(self, st: _EncoderState, wav48: np.ndarray, *, last: bool) -> None:
+        """Code a block; write the container frames it completes.
+
+        Every bit besides the core packets (side info, framing) is charged to the core
+        encoders, whose rate control then steers the whole stream to the target.
+        """
         st.stats.num_samples += wav48.shape[1]
         core_in = st.to_core.push(wav48, last=last)
         for c in range(st.channels):
@@ -301,8 +330,15 @@ class Codec:
             st.cores[c].extend(decoded)
             payloads = self._code_high_band(st, c, last=last)
             st.assembler.side_q[c].extend(payloads)
-            st.stats.side_bytes += sum(len(p) for p in payloads)
-        yield from st.assembler.ready(last=last)
+            side_bytes = sum(len(p) for p in payloads)
+            st.stats.side_bytes += side_bytes
+            st.core_encoders[c].charge(8 * side_bytes)
+        assert st.writer is not None
+        for frame in st.assembler.ready(last=last):
+            data = encode_frame(frame)
+            payload = sum(len(p) for ch in frame.channels for p in (*ch.core, *ch.side))
+            st.charge_all(8 * (len(data) - payload))
+            st.writer.write_encoded(data)
 
     def _code_high_band(self, st: _EncoderState, c: int, *, last: bool) -> list[bytes]:
         """Push the aligned part of original and decoded core to the high-band encoder."""
@@ -326,8 +362,8 @@ class Codec:
     ) -> EncodeStats:
         """Encode blocks ``[C, n]`` at ``sample_rate`` into a ``.bgn`` stream written to ``out``.
 
-        Frames go to a temporary spool first: the header, which states the length and
-        frame count, is written before them once both are known.
+        One pass, never seeking: the header first, each frame as soon as it is complete,
+        and the end record with the length and frame count last, so ``out`` may be a pipe.
 
         Raises:
             AudioInputError: the input is empty, holds NaN/Inf samples or more than
@@ -336,40 +372,32 @@ class Codec:
         """
         check_sample_rate(sample_rate)
         st: _EncoderState | None = None
-        with tempfile.TemporaryFile() as body:
-            for block in blocks:
-                block = np.atleast_2d(np.asarray(block, dtype=np.float32))
-                check_finite(block, source, st.stats.num_samples if st else 0)
-                if st is None:
-                    check_channels(block.shape[0], source)
-                    st = self._start(block.shape[0], sample_rate)
-                if block.shape[0] != st.channels:
-                    raise AudioInputError(
-                        f"{source}: channel count changed from {st.channels} to {block.shape[0]}"
-                    )
-                for frame in self._feed(st, st.to_work.push(block), last=False):
-                    body.write(encode_frame(frame))
-                if progress is not None:
-                    progress(block.shape[1] * WORK_RATE // sample_rate)
+        for block in blocks:
+            block = np.atleast_2d(np.asarray(block, dtype=np.float32))
+            check_finite(block, source, st.stats.num_samples if st else 0)
             if st is None:
-                raise AudioInputError(f"{source} holds no audio samples (empty input)")
-            for frame in self._feed(st, st.to_work.flush(), last=True):
-                body.write(encode_frame(frame))
-            if st.stats.num_samples == 0:
-                raise AudioInputError(f"{source} holds no audio samples (empty input)")
-            st.stats.channels = st.channels
-            st.stats.num_frames = st.assembler.emitted
-            header = self.header(
-                channels=st.channels,
-                num_samples=st.stats.num_samples,
-                source_rate=sample_rate,
-                num_frames=st.stats.num_frames,
-            )
-            prelude = encode_header(header)
-            out.write(prelude)
-            body.seek(0)
-            shutil.copyfileobj(body, out, 1 << 20)
-            st.stats.total_bytes = len(prelude) + body.tell()
+                check_channels(block.shape[0], source)
+                st = self._start(block.shape[0], sample_rate, out)
+            if block.shape[0] != st.channels:
+                raise AudioInputError(
+                    f"{source}: channel count changed from {st.channels} to {block.shape[0]}"
+                )
+            wav48 = st.to_work.push(block)
+            # in short steps, so the side info and framing of each step are charged to
+            # the core's rate control before it codes the next
+            for at in range(0, wav48.shape[1], FEED_SAMPLES):
+                self._feed(st, wav48[:, at : at + FEED_SAMPLES], last=False)
+            if progress is not None:
+                progress(block.shape[1] * WORK_RATE // sample_rate)
+        if st is None or st.writer is None:
+            raise AudioInputError(f"{source} holds no audio samples (empty input)")
+        self._feed(st, st.to_work.flush(), last=True)
+        if st.stats.num_samples == 0:
+            raise AudioInputError(f"{source} holds no audio samples (empty input)")
+        st.writer.close(num_samples=st.stats.num_samples)
+        st.stats.channels = st.channels
+        st.stats.num_frames = st.writer.num_frames
+        st.stats.total_bytes = st.writer.bytes_written
         return st.stats
 
     # ----------------------------------------------------------------- decoding
@@ -419,30 +447,69 @@ def bitrate_range(
 ) -> tuple[float, float]:
     """The total rates per channel, in kbit/s, that ``core`` with ``hf``'s side info reaches.
 
-    The core's own range (its measured mode table) plus the side info and the framing at
-    either end, rounded inwards to 0.1 kbps.
+    The core's own range (its measured mode table, or its exact-rate floor) plus the side
+    info and the framing at either end, rounded inwards to 0.1 kbps.
     """
-    core_lo, core_hi = core_kbps_range(core)
+    core_lo, core_hi = core_kbps_range(core, exact_rate=True)
     side = hf.bitrate / 1000
     ends = []
     for kbps in (core_lo, core_hi):
-        overhead = framing_overhead_kbps(make_core(core, kbps, sample_rate=core_sample_rate), hf)
-        ends.append(kbps + side + overhead)
+        at = make_core(core, kbps, sample_rate=core_sample_rate, exact_rate=True)
+        ends.append(kbps + side + framing_overhead_kbps(at, hf))
     return math.ceil(ends[0] * 10) / 10, math.floor(ends[1] * 10) / 10
+
+
+def _core_for_total(
+    core: str, hf: str, hf_coder: HighBandCoder, bitrate_kbps: float, sample_rate: int | None
+) -> CoreCodec:
+    """The core codec that gets what the side info and the framing leave of ``bitrate_kbps``.
+
+    Raises:
+        ConfigError: the rate is below what the core, the side info and the framing need
+            together (the message says the lowest rate possible), or above the core's range.
+    """
+    side_kbps = hf_coder.bitrate / 1000
+    core_lo, core_hi = core_kbps_range(core, exact_rate=True)
+    # the first build only tells the framing cost; the core gets what it leaves
+    trial_kbps = min(max(bitrate_kbps - side_kbps, core_lo), core_hi)
+    trial = make_core(core, trial_kbps, sample_rate=sample_rate, exact_rate=True)
+    core_kbps = bitrate_kbps - side_kbps - framing_overhead_kbps(trial, hf_coder)
+    lo, hi = bitrate_range(core, hf_coder, core_sample_rate=sample_rate)
+    if core_kbps < core_lo:
+        raise ConfigError(
+            f"{bitrate_kbps:g} kbps per channel is below the lowest rate the {core} core "
+            f"reaches with the {hf} high band: {lo:.1f} kbps per channel (the core's floor "
+            f"{core_lo:g} + side info {side_kbps:.2f} + framing); use --bitrate {lo:.1f} or "
+            "more" + ("" if core == "opus" else ", or --core opus, whose floor is lower")
+        )
+    if core_kbps > core_hi:
+        raise ConfigError(
+            f"{bitrate_kbps:g} kbps per channel is above the highest rate the {core} core "
+            f"reaches with the {hf} high band: {hi:.1f} kbps per channel"
+        )
+    return make_core(core, core_kbps, sample_rate=sample_rate, exact_rate=True)
+
+
+def frame_packets_for(core: CoreCodec) -> int:
+    """Core packets per container frame: about :data:`FRAME_SECONDS` worth, at least 1."""
+    return max(1, round(FRAME_SECONDS * core.sample_rate / core.frame_length))
 
 
 def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
     """Container bytes per second and channel, in kbit/s, for one mono channel.
 
     Counts the per-frame sync, length and CRC32 fields and the per-payload length
-    bytes, so the core can be given what really remains of the budget.
+    bytes (one byte for a packet under 128 bytes, two up to 16383), so the core can be
+    given what really remains of the budget.
     """
     packets_per_s = core.sample_rate / core.frame_length
-    frames_per_s = packets_per_s / packets_per_frame(core)
+    frames_per_s = packets_per_s / frame_packets_for(core)
     payloads_per_s = 0.0 if hf.num_frames(WORK_RATE) == 0 else WORK_RATE / hf.frame_length
+    packet_bytes = core.bitrate / 8 / packets_per_s
+    length_bytes = len(write_varint(max(0, round(packet_bytes))))
     per_s = (
         frames_per_s * (FRAME_OVERHEAD_BYTES + CHANNEL_OVERHEAD_BYTES)
-        + packets_per_s * PACKET_OVERHEAD_BYTES
+        + packets_per_s * length_bytes
         + payloads_per_s
     )
     return per_s * 8 / 1000

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,13 +23,15 @@ from bandgen.bitstream import ChannelFrame, ContainerReader
 from bandgen.core import CoreCodec
 from bandgen.core.base import CoreDecoder
 from bandgen.errors import BitstreamError
+from bandgen.header import check_counts
 from bandgen.hf.base import HighBandCoder, HighBandDecoder
 
 if TYPE_CHECKING:
     from bandgen.codec import Codec
 
 FRAME_TARGET_S = 0.1
-"""A container frame groups the core packets of about this many seconds (at least one)."""
+"""Streams without a ``frame_packets`` header key grouped about this many seconds of core
+packets per container frame (at least one)."""
 
 IMPLAUSIBLE_PEAK = 2.0
 """Salvaging, a core packet decoding beyond this (+6 dBFS) is garbage (silence instead), and
@@ -47,16 +49,16 @@ Progress = Callable[[int], None]
 
 
 def packets_per_frame(core: CoreCodec) -> int:
-    """Core packets per container frame: about :data:`FRAME_TARGET_S` worth, at least 1."""
+    """Core packets per frame of a stream without ``frame_packets`` (about 0.1 s, at least 1)."""
     return max(1, round(FRAME_TARGET_S * core.sample_rate / core.frame_length))
 
 
-def payloads_before(index: int, core: CoreCodec, hf: HighBandCoder) -> int:
+def payloads_before(index: int, core: CoreCodec, hf: HighBandCoder, frame_packets: int) -> int:
     """Side-info payloads in the frames before frame ``index`` (those starting before it)."""
     if hf.num_frames(WORK_RATE) == 0:
         return 0
     # in units of 1 / (48 kHz * core rate) seconds, as the encoder's frame assembler counts
-    frame_span = packets_per_frame(core) * core.frame_length * WORK_RATE
+    frame_span = frame_packets * core.frame_length * WORK_RATE
     return -(-index * frame_span // (hf.frame_length * core.sample_rate))
 
 
@@ -76,7 +78,7 @@ class CoreToWork:
     def __init__(self, core: CoreCodec, limit: int | None = None, *, guard: bool = False) -> None:
         self._decoder: CoreDecoder = core.new_decoder()
         self._resampler = StreamResampler(core.sample_rate, WORK_RATE, 1)
-        self._limit = limit
+        self.limit = limit
         self._guard = guard
         self._rate = core.sample_rate
         self.num_out = 0
@@ -101,8 +103,8 @@ class CoreToWork:
 
     def _emit(self, pcm: np.ndarray) -> np.ndarray:
         out = self._resampler.push(pcm[None])[0]
-        if self._limit is not None:
-            out = out[: max(0, self._limit - self.num_out)]
+        if self.limit is not None:
+            out = out[: max(0, self.limit - self.num_out)]
         self.num_out += out.shape[0]
         return out
 
@@ -126,7 +128,7 @@ class _Channel:
     (:meth:`HighBandCoder.independent`).  A core packet the decoder rejects is silence.
     """
 
-    def __init__(self, codec: Codec, limit: int, *, guard: bool) -> None:
+    def __init__(self, codec: Codec, limit: int | None, *, guard: bool) -> None:
         self.codec = codec
         self.core = CoreToWork(codec.core, limit=limit, guard=guard)
         self.hf: HighBandDecoder | None = codec.hf.new_decoder()
@@ -159,7 +161,7 @@ class _Channel:
         held = self.held
         self.hf, self.held, self.failed = None, np.zeros(0, np.float32), "lost frames"
         core = self.codec.core
-        return held, self.core.conceal(num_frames * packets_per_frame(core) * core.frame_length)
+        return held, self.core.conceal(num_frames * self.codec.frame_packets * core.frame_length)
 
     def finish(self, end: int, *, pad: bool) -> np.ndarray:
         """The rest of the output up to 48 kHz sample ``end`` (fewer if not ``pad``)."""
@@ -184,7 +186,8 @@ class _Channel:
             if found is None:
                 return []
             first = found
-            at = (payloads_before(index, self.codec.core, hf) + first) * hf.frame_length
+            before = payloads_before(index, self.codec.core, hf, self.codec.frame_packets)
+            at = (before + first) * hf.frame_length
         if at < position:
             return []
         self.hf, self.bypass, self.failed = hf.new_decoder(), at - position, None
@@ -251,10 +254,11 @@ def limit_output(block: np.ndarray, concealment: Concealment) -> np.ndarray:
 class _Output:
     """Per-channel output queues, released in step, keeping a fade's worth back for a gap."""
 
-    def __init__(self, channels: int, limit: int) -> None:
+    def __init__(self, channels: int, limit: int | None, margin: int) -> None:
         self.pending: list[list[np.ndarray]] = [[] for _ in range(channels)]
         self.fade_in = [0] * channels
         self.limit = limit
+        self.margin = margin  # held back while the length is unknown (before the end record)
         self.emitted = 0
 
     def add(self, c: int, samples: np.ndarray) -> None:
@@ -280,8 +284,10 @@ class _Output:
 
     def release(self, *, final: bool) -> np.ndarray | None:
         parts = [_join(p) for p in self.pending]
-        hold = 0 if final else FADE_SAMPLES
-        n = min(min(p.shape[0] for p in parts) - hold, self.limit - self.emitted)
+        hold = 0 if final else FADE_SAMPLES if self.limit is not None else self.margin
+        n = min(p.shape[0] for p in parts) - hold
+        if self.limit is not None:
+            n = min(n, self.limit - self.emitted)
         if n <= 0:
             self.pending = [[p] for p in parts]
             return None
@@ -306,15 +312,25 @@ def decode_frames(
     """
     concealment = concealment if concealment is not None else Concealment()
     header = reader.header
-    channels, num_samples = int(header["channels"]), int(header["num_samples"])
+    channels = int(header["channels"])
+    # from container version 2 the length arrives with the end record, read before the
+    # last frame is returned; until then the output holds back what the last frames
+    # could still cut (their packets beyond the end, the codec delay)
+    num_samples = _length(header)
     run = [_Channel(codec, num_samples, guard=reader.salvage) for _ in range(channels)]
-    out = _Output(channels, num_samples)
+    core = codec.core
+    margin = (codec.frame_packets + 4) * core.frame_length * WORK_RATE // core.sample_rate
+    out = _Output(channels, num_samples, max(margin, FADE_SAMPLES))
     for frame in reader:
         index = reader.frames_read - 1
         if len(frame.channels) != channels:
             raise BitstreamError(
                 f"frame {index} has {len(frame.channels)} channels, header says {channels}"
             )
+        if num_samples is None and (num_samples := _length(header)) is not None:
+            out.limit = num_samples
+            for channel in run:
+                channel.core.limit = num_samples
         if reader.lost_before:
             silent = 0
             for c, channel in enumerate(run):
@@ -329,18 +345,30 @@ def decode_frames(
         block = out.release(final=False)
         if block is not None:
             yield limit_output(block, concealment)
-    truncated = reader.truncated or _claims_too_much(codec, reader, run, num_samples)
+    num_samples = _length(header)
+    truncated = (
+        reader.truncated or num_samples is None or _claims_too_much(codec, reader, run, num_samples)
+    )
+    end = num_samples if num_samples is not None else max(ch.core.num_out for ch in run)
     for c, channel in enumerate(run):
         # a stream whose data ends mid-frame ends where its decodable core ends
-        out.add(c, channel.finish(num_samples, pad=not truncated))
+        out.add(c, channel.finish(end, pad=not truncated))
     concealment.core_only_samples += max(channel.core_only for channel in run)
     concealment.lost_samples += max(channel.lost + channel.core.muted for channel in run)
     block = out.release(final=True)
     if block is not None:
         yield limit_output(block, concealment)
-    limit = out.limit if not truncated else out.emitted
+    limit = out.limit if not truncated and out.limit is not None else out.emitted
     if out.emitted < limit:
         yield np.zeros((channels, limit - out.emitted), np.float32)
+
+
+def _length(header: dict[str, Any]) -> int | None:
+    """The stream's length from the header (or its end record, checked here), if known yet."""
+    if "num_samples" not in header:
+        return None
+    check_counts(header)
+    return int(header["num_samples"])
 
 
 def _claims_too_much(

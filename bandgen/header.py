@@ -34,6 +34,8 @@ MAX_SAMPLES = WORK_RATE * 3600 * 24 * 7
 """Longest stream, in 48 kHz samples: a week."""
 MAX_TEXT = 256
 """Longest string value."""
+MAX_FRAME_PACKETS = 4096
+"""Most core packets one container frame may group (``frame_packets``)."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -169,6 +171,18 @@ def _check_hf(hf: Any) -> None:
         _check_rule(method, key, value, rules[key])
 
 
+def check_counts(header: Mapping[str, Any]) -> None:
+    """Check the length and frame count, where present (from container version 2 they
+    arrive with the end record, after the frames).
+
+    Raises:
+        BitstreamError: a count of the wrong type or out of range.
+    """
+    for key in ("num_samples", "num_frames"):
+        if key in header:
+            _int(header, key, 0, MAX_SAMPLES)
+
+
 def check_header(header: Mapping[str, Any]) -> None:
     """Check every field of a ``.bgn`` header the decoder relies on.
 
@@ -182,8 +196,9 @@ def check_header(header: Mapping[str, Any]) -> None:
     _int(header, "sample_rate", WORK_RATE, WORK_RATE)
     _int(header, "source_sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
     _int(header, "channels", 1, MAX_CHANNELS)
-    _int(header, "num_samples", 0, MAX_SAMPLES)
-    _int(header, "num_frames", 0, MAX_SAMPLES)
+    check_counts(header)
+    if "frame_packets" in header:
+        _int(header, "frame_packets", 1, MAX_FRAME_PACKETS)
     _number(header, "bitrate_kbps", 1e-3, 1e5, "bitrate_kbps")
     _check_core(header.get("core"))
     _check_hf(header.get("hf"))

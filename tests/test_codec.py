@@ -76,8 +76,10 @@ def test_corrupt_stream_is_refused_and_salvage_recovers(tmp_path: Path, music: n
     part, _ = bandgen.decode(truncated, salvage=True)
     full, _ = bandgen.decode(data)
     assert 0.4 * full.shape[1] < part.shape[1] < 0.7 * full.shape[1]
-    # what was salvaged is what the whole stream decodes to, away from the cut
-    np.testing.assert_array_equal(part[:, : part.shape[1] - 4096], full[:, : part.shape[1] - 4096])
+    # what was salvaged is what the whole stream decodes to, away from the cut (the 8 kHz
+    # core's resampler flushes at the cut; its filter reaches back about 6000 samples)
+    keep = part.shape[1] - 8192
+    np.testing.assert_array_equal(part[:, :keep], full[:, :keep])
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

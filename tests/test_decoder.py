@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -11,7 +12,13 @@ import soundfile as sf
 from scipy.signal import stft
 
 import bandgen
-from bandgen.bitstream import encode_frame, encode_header, read_container
+from bandgen.bitstream import (
+    encode_end,
+    encode_frame,
+    encode_header,
+    read_container,
+    write_container,
+)
 from bandgen.bitstream.container import ChannelFrame, ContainerReader, Frame
 from bandgen.cli import main
 from bandgen.codec import Codec
@@ -35,9 +42,10 @@ def music() -> np.ndarray:
 
 def _damage(data: bytes, frame: int) -> tuple[bytes, int, int]:
     """Flip a byte inside frame ``frame``'s body; returns the data and the frame's byte span."""
-    _, frames = read_container(data)
+    header, frames = read_container(data)
     sizes = [len(encode_frame(f)) for f in frames]
-    start = len(data) - sum(sizes) + sum(sizes[:frame])
+    end = len(encode_end({k: header[k] for k in ("num_frames", "num_samples")}))
+    start = len(data) - end - sum(sizes) + sum(sizes[:frame])
     bad = bytearray(data)
     bad[start + sizes[frame] // 2] ^= 0x10
     return bytes(bad), start, start + sizes[frame]
@@ -53,19 +61,19 @@ def test_core_resumes_exactly_after_a_damaged_frame(music: np.ndarray, core: str
     """One flipped byte cost 49 % of a file; now only its frame (and 5 ms fades) is lost."""
     data = Codec.create(bitrate_kbps=16, core=core, hf="none").encode(music, 48000)
     clean = Codec.decode(data)
-    bad, _, _ = _damage(data, 12)
+    bad, _, _ = _damage(data, 3)
     got = Codec.decode(bad, salvage=True)
     assert got.shape == clean.shape
     differs = np.nonzero(np.abs(got - clean)[0] > 1e-4)[0]
-    # the lost frame (0.1-0.15 s), the fades and the core decoder settling, nothing more
-    assert differs.max() - differs.min() < 0.5 * 48000
+    # the lost frame (0.5 s), the fades and the core decoder settling, nothing more
+    assert differs.max() - differs.min() < 0.9 * 48000
     assert np.abs(got).max() <= np.abs(clean).max() * 1.05
 
 
 def test_high_band_restarts_and_nothing_blasts(music: np.ndarray) -> None:
     data = Codec.create(bitrate_kbps=16, hf="sbr").encode(music, 48000)
     clean = Codec.decode(data)
-    bad, _, _ = _damage(data, 10)
+    bad, _, _ = _damage(data, 3)  # 1.5-2 s
     got = Codec.decode(bad, salvage=True)
     assert got.shape == clean.shape
     assert np.abs(got).max() <= np.abs(clean).max() * 1.05
@@ -89,12 +97,12 @@ def test_decode_file_reports_what_was_lost(
     tmp_path: Path, music: np.ndarray, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = Codec.create(bitrate_kbps=16, hf="sbr").encode(music, 48000)
-    bad, start, end = _damage(data, 8)
+    bad, start, end = _damage(data, 3)
     (tmp_path / "bad.bgn").write_bytes(bad)
     stats = bandgen.decode_file(tmp_path / "bad.bgn", tmp_path / "o.wav", salvage=True)
     assert stats.salvaged and not stats.truncated
     assert (stats.gaps, stats.lost_frames) == (1, 1)
-    assert 0.05 < stats.lost_s < 0.2 and stats.core_only_s < 1.2
+    assert 0.4 < stats.lost_s < 0.6 and stats.core_only_s < 1.2  # one 0.5-s frame
     assert stats.limited_s == 0.0
     assert stats.num_samples == music.shape[1]
     with open(tmp_path / "bad.bgn", "rb") as f:
@@ -172,7 +180,9 @@ def _fuzz_frames(cases: int, seed: int) -> None:
                 k = int(rng.integers(len(which)))
                 which[k] = _mutated(which[k], rng)
             frames[index] = Frame((ChannelFrame(tuple(core), tuple(side)),))
-            data = encode_header(header) + b"".join(encode_frame(f) for f in frames)
+            buf = io.BytesIO()
+            write_container(buf, header, frames)
+            data = buf.getvalue()
         else:  # raw damage past the header
             bad = bytearray(data)
             start = len(encode_header(header))
@@ -183,7 +193,9 @@ def _fuzz_frames(cases: int, seed: int) -> None:
             out = Codec.decode(data, salvage=True)
         except BitstreamError:
             continue  # e.g. a frame whose garbled packets the core refuses outright
-        assert np.isfinite(out).all() and out.shape[1] <= header["num_samples"], case
+        # a damaged end record leaves the length unknown: the output is what the frames
+        # decode to, at most the core's last packet and the resampler's tail beyond it
+        assert np.isfinite(out).all() and out.shape[1] <= header["num_samples"] + 3000, case
         assert np.abs(out).max(initial=0) < 2.5, case
 
 

@@ -13,26 +13,32 @@ import numpy as np
 import pytest
 
 from bandgen.bitstream.container import (
-    FORMAT_VERSION,
     MAGIC,
     ChannelFrame,
     Frame,
+    encode_end,
     encode_frame,
+    encode_header,
+    read_container,
 )
 from bandgen.codec import Codec
 from bandgen.errors import BitstreamError
 
 
 def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """A stream's header, with the counts of its end record, and its frames' bytes
+    (:func:`_join` writes them back as a version-1 stream: counts in the header)."""
     size = int.from_bytes(data[5:9], "big")
-    return json.loads(data[9 : 9 + size]), data[9 + size + 4 :]
+    header, _ = read_container(data)
+    end = len(encode_end({k: header[k] for k in ("num_frames", "num_samples")}))
+    return header, data[9 + size + 4 : len(data) - end]
 
 
 def _join(header: Any, frames: bytes, raw: bytes | None = None) -> bytes:
     text = raw if raw is not None else json.dumps(header, allow_nan=True).encode()
     return (
         MAGIC
-        + bytes((FORMAT_VERSION,))
+        + bytes((1,))
         + len(text).to_bytes(4, "big")
         + text
         + zlib.crc32(text).to_bytes(4, "big")
@@ -112,7 +118,7 @@ def test_a_long_length_claim_allocates_nothing(streams: list[bytes]) -> None:
     """A 3 s file whose header claimed 10^9 samples grew past 4 GB."""
     header, frames = _split(streams[0])
     header["num_samples"] = 10**9
-    with pytest.raises(BitstreamError, match="more than 3 frames can hold"):
+    with pytest.raises(BitstreamError, match=r"more than \d+ frames can hold"):
         Codec.decode(_join(header, frames), salvage=True)
     # many frames that hold nothing: the claim is checked against the packets decoded
     empty = encode_frame(Frame((ChannelFrame(), ChannelFrame())))
@@ -241,3 +247,19 @@ def test_info_checks_the_header_too(streams: list[bytes], tmp_path: Path) -> Non
     header["core"] = 7
     (tmp_path / "x.bgn").write_bytes(_join(header, frames))
     assert main(["info", str(tmp_path / "x.bgn")]) == 2
+
+
+def test_a_forged_end_record_length_allocates_nothing(streams: list[bytes]) -> None:
+    """Version 2 carries the length in the end record: a false claim there is caught too."""
+    header, frames = _split(streams[0])
+    prelude = {k: v for k, v in header.items() if k not in ("num_frames", "num_samples")}
+    end = encode_end({"num_frames": header["num_frames"], "num_samples": 10**9})
+    data = encode_header(prelude) + frames + end
+    with pytest.raises(BitstreamError, match=r"frames hold about"):
+        Codec.decode(data)
+    start = time.perf_counter()
+    out = Codec.decode(data, salvage=True)
+    assert out.shape[1] < 4 * 48000 and time.perf_counter() - start < 5
+    bad = encode_header(prelude) + frames + encode_end({"num_frames": 0, "num_samples": "x"})
+    with pytest.raises(BitstreamError, match="counts 0 frames"):
+        Codec.decode(bad)

@@ -1,17 +1,22 @@
 """The ``.bgn`` container: a core-codec stream plus high-band side info, frame by frame.
 
-Layout (all integers big-endian, ``varint`` = unsigned LEB128)::
+Layout (all integers big-endian, ``varint`` = unsigned LEB128), format version 2::
 
     file    = MAGIC "BGEN" | version u8 | header_len u32 | header JSON | CRC32(header JSON) u32
-              | frame * header["num_frames"]
+              | frame * | end
     frame   = 0xB5 | varint len(body) | body | CRC32(body) u32
     body    = channel * header["channels"]
     channel = list(core packets) | list(side-info payloads)
     list    = varint count | (varint len(payload) | payload) * count
+    end     = 0xE5 | varint len(JSON) | end JSON | CRC32(end JSON) u32
 
-The header is a UTF-8 JSON object; ``channels`` and ``num_frames`` are required,
-everything else (core codec and parameters, high-band method, model name,
-version and sha256, sample rate, length) belongs to the caller.  Every problem
+The header is a UTF-8 JSON object; ``channels`` is required, everything else (core
+codec and parameters, high-band method, model name, version and sha256, sample rate)
+belongs to the caller.  What is known only once the stream is over (``num_frames``,
+required, and e.g. the length) goes to the end record, so a writer never seeks back:
+``.bgn`` streams can go to a pipe.  A reader merges the end record into
+:attr:`ContainerReader.header` before it returns the last frame.  Version 1 (still
+read) had no end record: ``num_frames`` was in the header and the frames simply ended.  Every problem
 found while reading is a :class:`~bandgen.errors.BitstreamError` that says what
 and where (frame index, byte offset); a reader opened with ``salvage=True`` stops
 cleanly at the last whole valid frame instead of raising on a truncated or
@@ -26,7 +31,7 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from bandgen.bitstream.bits import MAX_VARINT_BYTES, read_varint, write_varint
 from bandgen.bitstream.resync import Gap, next_frame
@@ -35,17 +40,24 @@ from bandgen.errors import BitstreamError
 MAGIC = b"BGEN"
 """First four bytes of every ``.bgn`` file."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Container format version this module writes."""
 
-SUPPORTED_VERSIONS: tuple[int, ...] = (FORMAT_VERSION,)
+SUPPORTED_VERSIONS: tuple[int, ...] = (1, FORMAT_VERSION)
 """Container format versions this module reads."""
+
+END_BYTE = 0xE5
+"""First byte of the end record (version 2): what follows the last frame."""
+
+COUNT_KEYS = ("num_frames", "num_samples")
+"""Header keys known only at the end of a stream: in the end record from version 2."""
 
 SYNC_BYTE = 0xB5
 """First byte of every frame; anything else where a frame should start is garbage."""
 
 REQUIRED_HEADER_KEYS = ("channels", "num_frames")
-"""Header keys the container itself needs to parse the frames."""
+"""Header keys the container itself needs to parse a version-1 stream's frames (from
+version 2, ``num_frames`` is in the end record)."""
 
 MAX_HEADER_BYTES = 1 << 24
 """Largest accepted header JSON, so a corrupt length cannot make the reader allocate gigabytes."""
@@ -243,62 +255,165 @@ def decode_frame(
     return _parse_body(body, num_channels, where), end
 
 
+def _checked_json(data: bytes, length: int, where: str, what: str) -> Any:
+    """Parse ``data[:length]`` as UTF-8 JSON after checking it against the CRC32 after it."""
+    text = data[:length]
+    stored, actual = int.from_bytes(data[length : length + 4], "big"), zlib.crc32(text)
+    if stored != actual:
+        raise BitstreamError(
+            f"{where}: CRC32 mismatch (stored 0x{stored:08X}, computed 0x{actual:08X}); "
+            f"{what} is corrupt"
+        )
+    try:
+        return json.loads(text.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, huge numbers
+        raise BitstreamError(f"{where} is not valid UTF-8 JSON: {err}") from err
+    except RecursionError:
+        raise BitstreamError(f"{where} nests too deeply to be a bandgen header") from None
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _validate_header(header: Any, error: type[Exception], where: str) -> None:
+def _validate_header(
+    header: Any, error: type[Exception], where: str, version: int = FORMAT_VERSION
+) -> None:
     if not isinstance(header, dict):
         raise error(f"{where} must be a JSON object, got {type(header).__name__}")
-    for key in REQUIRED_HEADER_KEYS:
+    required = REQUIRED_HEADER_KEYS if version == 1 else ("channels",)
+    for key in required:
         if key not in header:
             raise error(f"{where} is missing the required key {key!r}")
-    channels, num_frames = header["channels"], header["num_frames"]
+    channels = header["channels"]
     if type(channels) is not int or channels < 1:
         raise error(f"{where}: 'channels' must be an integer >= 1, got {channels!r}")
-    if type(num_frames) is not int or num_frames < 0:
-        raise error(f"{where}: 'num_frames' must be an integer >= 0, got {num_frames!r}")
+    _validate_count(header, "num_frames", error, where)
 
 
-def encode_header(header: dict[str, Any]) -> bytes:
+def _validate_count(record: dict[str, Any], key: str, error: type[Exception], where: str) -> None:
+    value = record.get(key, 0)
+    if type(value) is not int or value < 0:
+        raise error(f"{where}: {key!r} must be an integer >= 0, got {value!r}")
+
+
+def _json_bytes(record: dict[str, Any], what: str) -> bytes:
+    try:
+        data = json.dumps(
+            record, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode("utf-8")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} is not JSON-serialisable: {err}") from err
+    if len(data) > MAX_HEADER_BYTES:
+        raise ValueError(f"{what} JSON of {len(data)} bytes exceeds {MAX_HEADER_BYTES}")
+    return data
+
+
+def encode_header(header: dict[str, Any], *, version: int = FORMAT_VERSION) -> bytes:
     """Serialise the prelude: magic, format version, header length, header JSON, its CRC32.
 
     The header is written as compact UTF-8 JSON with its key order kept, so a
     header read back and re-encoded gives the same bytes.  Frames
-    (:func:`encode_frame`) follow it directly; :func:`write_container` does both.
+    (:func:`encode_frame`) follow it directly, then (version 2) the end record
+    (:func:`encode_end`); :class:`ContainerWriter` does all three.
+
+    Args:
+        header: at least ``channels`` (and, for ``version`` 1, ``num_frames``).
+        version: 2, or 1 to write the old layout (tests of old streams).
 
     Raises:
-        ValueError: the header lacks ``channels``/``num_frames`` (or they are
-            not valid counts), is not JSON-serialisable (NaN included), or
-            exceeds :data:`MAX_HEADER_BYTES`.
+        ValueError: the header lacks a required key (or its counts are invalid), is not
+            JSON-serialisable (NaN included), or exceeds :data:`MAX_HEADER_BYTES`.
     """
-    _validate_header(header, ValueError, "header")
-    try:
-        header_json = json.dumps(
-            header, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode("utf-8")
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"header is not JSON-serialisable: {err}") from err
-    if len(header_json) > MAX_HEADER_BYTES:
-        raise ValueError(f"header JSON of {len(header_json)} bytes exceeds {MAX_HEADER_BYTES}")
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"cannot write .bgn format version {version}")
+    _validate_header(header, ValueError, "header", version)
+    header_json = _json_bytes(header, "header")
     return (
         MAGIC
-        + bytes((FORMAT_VERSION,))
+        + bytes((version,))
         + len(header_json).to_bytes(4, "big")
         + header_json
         + zlib.crc32(header_json).to_bytes(4, "big")
     )
 
 
-def write_container(fileobj: BinaryIO, header: dict[str, Any], frames: Iterable[Frame]) -> int:
-    """Write a ``.bgn`` stream, one frame at a time.
+def encode_end(record: dict[str, Any]) -> bytes:
+    """Serialise the end record (version 2): ``0xE5``, JSON length, JSON, its CRC32.
+
+    Raises:
+        ValueError: ``num_frames`` missing or invalid, or the record not JSON-serialisable.
+    """
+    if "num_frames" not in record:
+        raise ValueError("the end record is missing the required key 'num_frames'")
+    _validate_count(record, "num_frames", ValueError, "end record")
+    data = _json_bytes(record, "end record")
+    return bytes((END_BYTE,)) + write_varint(len(data)) + data + zlib.crc32(data).to_bytes(4, "big")
+
+
+class ContainerWriter:
+    """Writes a version-2 ``.bgn`` stream in one pass: prelude, frames, end record.
+
+    Nothing is ever rewritten, so ``fileobj`` may be a pipe.
 
     Args:
         fileobj: binary file object opened for writing.
-        header: JSON-serialisable dict holding at least ``channels`` and
-            ``num_frames`` (see :func:`encode_header`).
-        frames: exactly ``header["num_frames"]`` frames of ``header["channels"]``
-            channels each; may be a generator (it is consumed lazily).
+        header: JSON-serialisable dict with at least ``channels``; written at once.
+
+    Attributes:
+        num_frames: frames written so far.
+        bytes_written: bytes written so far.
+    """
+
+    def __init__(self, fileobj: IO[bytes], header: dict[str, Any]) -> None:
+        self._file = fileobj
+        self._channels = header.get("channels")
+        prelude = encode_header(header)
+        fileobj.write(prelude)
+        self.bytes_written = len(prelude)
+        self.num_frames = 0
+        self._closed = False
+
+    def write(self, frame: Frame) -> None:
+        """Write one frame.
+
+        Raises:
+            ValueError: the frame's channel count differs from the header's.
+        """
+        if len(frame.channels) != self._channels:
+            raise ValueError(
+                f"frame {self.num_frames} has {len(frame.channels)} channels, "
+                f"header says {self._channels}"
+            )
+        self.write_encoded(encode_frame(frame))
+
+    def write_encoded(self, data: bytes) -> None:
+        """Write one frame already serialised by :func:`encode_frame`."""
+        if self._closed:
+            raise ValueError("the container writer is closed")
+        self._file.write(data)
+        self.bytes_written += len(data)
+        self.num_frames += 1
+
+    def close(self, **end: Any) -> None:
+        """Write the end record: ``num_frames`` (counted here) and the counts in ``end``."""
+        if not self._closed:
+            data = encode_end({"num_frames": self.num_frames, **end})
+            self._file.write(data)
+            self.bytes_written += len(data)
+            self._closed = True
+
+
+def write_container(fileobj: BinaryIO, header: dict[str, Any], frames: Iterable[Frame]) -> int:
+    """Write a ``.bgn`` stream (version 2), one frame at a time, never seeking.
+
+    Args:
+        fileobj: binary file object opened for writing.
+        header: JSON-serialisable dict holding at least ``channels``; its
+            :data:`COUNT_KEYS` (``num_frames``, the length), if given, go to the end
+            record, and ``num_frames`` is checked against the frames written.
+        frames: frames of ``header["channels"]`` channels each; may be a generator
+            (it is consumed lazily).
 
     Returns:
         Number of bytes written.
@@ -308,25 +423,18 @@ def write_container(fileobj: BinaryIO, header: dict[str, Any], frames: Iterable[
             the wrong channel count, or the number of frames differs from
             ``num_frames`` (detected while streaming, so the file is then incomplete).
     """
-    prelude = encode_header(header)
-    num_channels, num_frames = header["channels"], header["num_frames"]
-    fileobj.write(prelude)
-    total = len(prelude)
-    count = 0
+    _validate_header(header, ValueError, "header", FORMAT_VERSION)
+    counts = {k: header[k] for k in COUNT_KEYS if k in header}
+    expected = counts.pop("num_frames", None)
+    writer = ContainerWriter(fileobj, {k: v for k, v in header.items() if k not in COUNT_KEYS})
     for frame in frames:
-        if count >= num_frames:
-            raise ValueError(f"more frames than the header's num_frames={num_frames}")
-        if len(frame.channels) != num_channels:
-            raise ValueError(
-                f"frame {count} has {len(frame.channels)} channels, header says {num_channels}"
-            )
-        data = encode_frame(frame)
-        fileobj.write(data)
-        total += len(data)
-        count += 1
-    if count != num_frames:
-        raise ValueError(f"got {count} frames, the header's num_frames is {num_frames}")
-    return total
+        if expected is not None and writer.num_frames >= expected:
+            raise ValueError(f"more frames than the header's num_frames={expected}")
+        writer.write(frame)
+    if expected is not None and writer.num_frames != expected:
+        raise ValueError(f"got {writer.num_frames} frames, the header's num_frames is {expected}")
+    writer.close(**counts)
+    return writer.bytes_written
 
 
 class ContainerReader:
@@ -372,7 +480,10 @@ class ContainerReader:
         self.gaps: list[Gap] = []
         self.lost_before = 0
         self.truncated = False
+        self.ended = False  # the end record (version 2) has been read
         self.version, self.header = self._read_prelude()
+        if self.version >= 2:
+            self._peek_end()
 
     @property
     def num_channels(self) -> int:
@@ -380,9 +491,17 @@ class ContainerReader:
         return int(self.header["channels"])
 
     @property
-    def num_frames(self) -> int:
-        """``header["num_frames"]``: how many frames a whole file holds."""
-        return int(self.header["num_frames"])
+    def num_frames(self) -> int | None:
+        """``header["num_frames"]``: how many frames a whole file holds (from version 2,
+        known once the end record is read, ``None`` before)."""
+        value = self.header.get("num_frames")
+        return None if value is None else int(value)
+
+    def _at_end(self) -> bool:
+        """Whether every frame the stream holds has been read."""
+        if self.version >= 2:
+            return self.ended
+        return self._index >= int(self.header["num_frames"]) and not self.gaps
 
     @property
     def frames_read(self) -> int:
@@ -405,7 +524,7 @@ class ContainerReader:
             raise StopIteration
         start = self._offset
         try:
-            if self._index >= self.num_frames and not self.gaps:
+            if self._at_end():
                 self._done = True
                 self._check_end()
                 raise StopIteration
@@ -419,7 +538,7 @@ class ContainerReader:
                 raise StopIteration from None
             self.salvaged = True
             self.problem = self.problem or str(err)
-            if self._index >= self.num_frames and not self.gaps:
+            if self._at_end():
                 self._done = True  # trailing garbage after a whole stream: nothing lost
                 raise StopIteration from None
             frame = self._resync(start, str(err))
@@ -427,7 +546,51 @@ class ContainerReader:
         self._good_bytes += len(self._frame_raw)
         self._largest = max(self._largest, len(self._frame_raw))
         self._index += 1
+        if self.version >= 2:
+            self._peek_end()  # so the counts are known when the last frame is returned
         return frame
+
+    def _peek_end(self) -> None:
+        """Read the end record if it comes next (version 2); else leave the data unread."""
+        start = self._offset
+        first = self._read_exact(1)
+        if not first:
+            return  # the data ends here: reading the next frame reports the truncation
+        if first[0] != END_BYTE:
+            self._ahead[:0] = first
+            self._offset = start
+            return
+        try:
+            self._read_end(start)
+        except BitstreamError as err:
+            if not self.salvage:
+                self._done = True
+                raise BitstreamError(f"{err}{SALVAGE_HINT}") from err
+            self.salvaged = self.truncated = self._done = True
+            self.problem = self.problem or str(err)
+
+    def _read_end(self, start: int) -> None:
+        where = f"end record at byte offset {start}"
+        length = self._read_length(bytearray(), where)
+        if length > MAX_HEADER_BYTES:
+            raise BitstreamError(f"{where}: length {length} exceeds {MAX_HEADER_BYTES} bytes")
+        rest = self._read_exact(length + 4)
+        if len(rest) < length + 4:
+            raise BitstreamError(f"{where}: file ends inside the end record (truncated file)")
+        record = _checked_json(rest, length, where, "the end record")
+        if not isinstance(record, dict) or "num_frames" not in record:
+            raise BitstreamError(f"{where} must be a JSON object holding 'num_frames'")
+        _validate_count(record, "num_frames", BitstreamError, where)
+        if record["num_frames"] != self._index and not self.gaps:
+            raise BitstreamError(
+                f"{where}: it counts {record['num_frames']} frames, the stream holds "
+                f"{self._index}; frames are missing or the record is corrupt"
+            )
+        clash = sorted(k for k in record if k in self.header)
+        if clash:
+            raise BitstreamError(f"{where} repeats header keys {clash}")
+        self.header.update(record)
+        self.ended = True
 
     def _resync(self, start: int, problem: str) -> Frame:
         """Skip from the damaged frame at byte ``start`` to the next valid one."""
@@ -515,23 +678,11 @@ class ContainerReader:
                 f"truncated .bgn file: it ends at byte offset {self._offset}, inside the "
                 f"{header_len}-byte header starting at byte offset {_PRELUDE_BYTES}"
             )
-        header_json = rest[:header_len]
-        stored = int.from_bytes(rest[header_len:], "big")
-        actual = zlib.crc32(header_json)
         where = f"header at byte offset {_PRELUDE_BYTES}"
-        if stored != actual:
-            raise BitstreamError(
-                f"{where}: CRC32 mismatch (stored 0x{stored:08X}, computed 0x{actual:08X}); "
-                "the header is corrupt"
-            )
-        try:
-            header = json.loads(header_json.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, huge numbers
-            raise BitstreamError(f"{where} is not valid UTF-8 JSON: {err}") from err
-        except RecursionError:
-            raise BitstreamError(f"{where} nests too deeply to be a bandgen header") from None
-        _validate_header(header, BitstreamError, where)
-        return prelude[len(MAGIC)], header
+        header = _checked_json(rest, header_len, where, "the header")
+        version = prelude[len(MAGIC)]
+        _validate_header(header, BitstreamError, where, version)
+        return version, header
 
     def _read_frame(self) -> Frame:
         start = self._offset
@@ -539,19 +690,17 @@ class ContainerReader:
         raw = bytearray(self._read_exact(1))
         self._frame_raw = raw
         if not raw:
+            if self.version >= 2:
+                raise BitstreamError(
+                    f"{where}: file ends after {self._index} frames, without its end record "
+                    "(truncated file)"
+                )
             raise BitstreamError(
                 f"{where}: file ends after {self._index} of {self.num_frames} frames "
                 "(truncated file)"
             )
         _check_sync(raw[0], where)
-        while len(raw) <= MAX_VARINT_BYTES:
-            byte = self._read_exact(1)
-            if not byte:
-                raise BitstreamError(f"{where}: file ends inside the frame length (truncated)")
-            raw += byte
-            if not byte[0] & 0x80:
-                break
-        length, _ = read_varint(raw, 1, context=where)
+        length = self._read_length(raw, where)
         _check_length(length, where)
         rest = self._read_exact(length + 4)
         self._frame_raw = raw + rest
@@ -564,6 +713,18 @@ class ContainerReader:
         _check_crc(body, rest[length:], where)
         return _parse_body(body, self.num_channels, where)
 
+    def _read_length(self, raw: bytearray, where: str) -> int:
+        """Read a varint length from the file, appending its bytes to ``raw``."""
+        start = len(raw)
+        while len(raw) - start < MAX_VARINT_BYTES:
+            byte = self._read_exact(1)
+            if not byte:
+                raise BitstreamError(f"{where}: file ends inside the length (truncated)")
+            raw += byte
+            if not byte[0] & 0x80:
+                break
+        return read_varint(raw, start, context=where)[0]
+
     def _check_end(self) -> None:
         start = self._offset
         extra = len(self._read_exact(1))
@@ -571,10 +732,12 @@ class ContainerReader:
             return
         while chunk := self._read_exact(_READ_CHUNK):
             extra += len(chunk)
-        after = f"frame {self.num_frames - 1}" if self.num_frames else "the header"
+        after = f"frame {self._index - 1}" if self._index else "the header"
+        if self.version >= 2:
+            after += " and the end record"
         raise BitstreamError(
             f"trailing garbage after the last frame ({after}): {extra} bytes at byte offset "
-            f"{start} where the file should end (header num_frames={self.num_frames})"
+            f"{start} where the file should end (num_frames={self.num_frames})"
         )
 
 

@@ -108,8 +108,8 @@ class CoreCodec(ABC):
         """Samples per packet at :attr:`sample_rate`."""
 
     @abstractmethod
-    def new_encoder(self) -> CoreEncoder:
-        """A fresh streaming encoder for one channel."""
+    def new_encoder(self, *, target_bit_rate: int | None = None) -> CoreEncoder:
+        """A fresh streaming encoder for one channel (``target_bit_rate``: see PyAVCore)."""
 
     @abstractmethod
     def new_decoder(self) -> CoreDecoder:

@@ -25,7 +25,9 @@ def _core_class(name: str) -> type[PyAVCore]:
         ) from exc
 
 
-def make_core(name: str, bitrate_kbps: float, *, sample_rate: int | None = None) -> CoreCodec:
+def make_core(
+    name: str, bitrate_kbps: float, *, sample_rate: int | None = None, exact_rate: bool = False
+) -> CoreCodec:
     """A core codec whose measured payload is within 10 % of ``bitrate_kbps`` per channel.
 
     The sample rate, low-pass and encoder request come from the codec's measured
@@ -35,21 +37,27 @@ def make_core(name: str, bitrate_kbps: float, *, sample_rate: int | None = None)
         name: ``"aac"``, ``"opus"`` or ``"mp3"``.
         bitrate_kbps: target payload rate per channel in kbit/s.
         sample_rate: force the codec sample rate in Hz (no rate guarantee then).
+        exact_rate: code at exactly the target where the codec can (Opus CBR).
 
     Raises:
         ConfigError: unknown name, unreachable bitrate or unsupported sample rate.
     """
-    return _core_class(name).for_bitrate(bitrate_kbps, sample_rate=sample_rate)
+    return _core_class(name).for_bitrate(
+        bitrate_kbps, sample_rate=sample_rate, exact_rate=exact_rate
+    )
 
 
-def core_kbps_range(name: str) -> tuple[float, float]:
+def core_kbps_range(name: str, *, exact_rate: bool = False) -> tuple[float, float]:
     """The lowest and highest payload rates per channel, kbit/s, the core ``name`` reaches.
 
     Raises:
         ConfigError: unknown name.
     """
-    table = _core_class(name).table
-    return table.min_kbps, table.max_kbps
+    cls = _core_class(name)
+    low = cls.table.min_kbps
+    if exact_rate and cls.exact_options is not None and cls.exact_min_kbps is not None:
+        low = cls.exact_min_kbps
+    return low, cls.table.max_kbps
 
 
 def core_from_params(params: CoreParams) -> CoreCodec:

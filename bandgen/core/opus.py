@@ -26,6 +26,8 @@ target at 8-13 kbps and overshoots from 24, hence the requests.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from bandgen.errors import ConfigError
 
 from .base import CoreParams
@@ -51,6 +53,9 @@ SILK_MAX_BITRATE = 40_000
 """Target bitrate in bit/s from which the SILK alignment correction is no longer applied."""
 
 _VBR = {"vbr": "on", "application": "audio"}
+
+OPUS_CBR_MIN_KBPS = 6.0
+"""Lowest CBR rate libopus codes (its own floor); bandgen streams use CBR (``exact_rate``)."""
 
 OPUS_MODES = ModeTable(
     codec="opus",
@@ -83,6 +88,8 @@ class OpusCore(PyAVCore):
     sample_format = "flt"
     sample_rates = (OPUS_SAMPLE_RATE,)
     table = OPUS_MODES
+    exact_options: ClassVar[dict[str, str] | None] = {"vbr": "off"}
+    exact_min_kbps = OPUS_CBR_MIN_KBPS
 
     @property
     def frame_length(self) -> int:

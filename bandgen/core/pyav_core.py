@@ -47,6 +47,12 @@ class PyAVCore(CoreCodec):
     table: ClassVar[ModeTable]
     rate_control: ClassVar[bool] = False
     """Steer the encoder's rate towards ``params.bitrate`` per stream (see ``PyAVEncoder``)."""
+    exact_options: ClassVar[dict[str, str] | None] = None
+    """Encoder options that make the payload rate exactly the request (e.g. Opus CBR), for
+    :meth:`for_bitrate` with ``exact_rate``; ``None`` where the codec has none."""
+    exact_min_kbps: ClassVar[float | None] = None
+    """Lowest target with ``exact_rate`` (below the mode table's floor, which is measured
+    for the codec's own rate control); ``None``: the table's."""
 
     def __init__(self, params: CoreParams) -> None:
         if params.name != self.codec_name:
@@ -112,8 +118,16 @@ class PyAVCore(CoreCodec):
         """FFmpeg AVOptions for the decoder."""
         return {}
 
-    def new_encoder(self) -> PyAVEncoder:
-        """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`)."""
+    def new_encoder(self, *, target_bit_rate: int | None = None) -> PyAVEncoder:
+        """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`).
+
+        Args:
+            target_bit_rate: for a codec with :attr:`rate_control`, the rate in bit/s the
+                encoder steers to instead of ``params.bitrate``: the whole stream's, when
+                the caller counts its other bits with ``PyAVEncoder.charge``.
+        """
+        if target_bit_rate is None:
+            target_bit_rate = self.params.bitrate
         from .engine import PyAVEncoder
 
         return PyAVEncoder(
@@ -123,7 +137,7 @@ class PyAVCore(CoreCodec):
             options=self.encoder_options(),
             sample_format=self.sample_format,
             delay=self.delay,
-            target_bit_rate=self.params.bitrate if self.rate_control else None,
+            target_bit_rate=target_bit_rate if self.rate_control else None,
         )
 
     def new_decoder(self) -> PyAVDecoder:
@@ -145,23 +159,37 @@ class PyAVCore(CoreCodec):
         return min(cutoff_hz, sample_rate // 2)
 
     @classmethod
-    def for_bitrate(cls, bitrate_kbps: float, *, sample_rate: int | None = None) -> PyAVCore:
+    def for_bitrate(
+        cls, bitrate_kbps: float, *, sample_rate: int | None = None, exact_rate: bool = False
+    ) -> PyAVCore:
         """Build the codec for a target payload rate per channel.
 
         Args:
             bitrate_kbps: target payload rate per channel, kbit/s.
             sample_rate: force the codec sample rate in Hz; the measured payload is only
                 guaranteed (within 10 %) for the default one from the mode table.
+            exact_rate: a codec with :attr:`exact_options` codes at exactly the target
+                (e.g. Opus CBR: every packet the same size) instead of its own VBR, whose
+                rate varies with the content; the mode table still sets the band.
 
         Raises:
             ConfigError: if the target is unreachable or the sample rate unsupported.
         """
-        mode, request = cls.table.pick(bitrate_kbps)
+        exact = exact_rate and cls.exact_options is not None
+        row_kbps = bitrate_kbps
+        floor = cls.exact_min_kbps
+        if exact and floor is not None and floor <= bitrate_kbps < cls.table.min_kbps:
+            row_kbps = cls.table.min_kbps  # below the measured rows: the lowest sets the band
+        mode, request = cls.table.pick(row_kbps)
+        if exact:
+            request = round(bitrate_kbps * 1000)
         rate = mode.sample_rate
         if sample_rate is not None:
             rate = check_sample_rate(cls.codec_name, sample_rate, cls.sample_rates)
         target = round(bitrate_kbps * 1000)
         options = dict(mode.options)
+        if exact:
+            options.update(cls.exact_options or {})
         if request != target:
             options[REQUEST_OPTION] = str(request)
         params = CoreParams(

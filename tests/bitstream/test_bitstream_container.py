@@ -19,6 +19,7 @@ from bandgen.bitstream import (
     ContainerReader,
     Frame,
     decode_frame,
+    encode_end,
     encode_frame,
     encode_header,
     read_container,
@@ -80,11 +81,12 @@ def raw_prelude(header_json: bytes, version: int = FORMAT_VERSION, crc: int | No
 
 
 def frame_offsets(data: bytes, frames: list[Frame]) -> list[int]:
-    """Byte offset of every frame, then the end of the file."""
-    offsets = [len(data) - sum(len(encode_frame(f)) for f in frames)]
+    """Byte offset of every frame, then of the end record."""
+    end = len(encode_end({"num_frames": len(frames)}))
+    offsets = [len(data) - end - sum(len(encode_frame(f)) for f in frames)]
     for frame in frames:
         offsets.append(offsets[-1] + len(encode_frame(frame)))
-    assert offsets[-1] == len(data)
+    assert offsets[-1] == len(data) - end
     return offsets
 
 
@@ -102,7 +104,9 @@ def test_round_trip_is_byte_exact(num_channels: int, num_frames: int) -> None:
     header2, frames2 = read_container(data)
     assert header2 == header
     assert frames2 == frames
-    assert data.startswith(encode_header(header))
+    prelude = {k: v for k, v in header.items() if k != "num_frames"}
+    assert data.startswith(encode_header(prelude))  # the count comes last, in the end record
+    assert data.endswith(encode_end({"num_frames": num_frames}))
     assert write_bytes(header2, frames2) == data
 
 
@@ -140,11 +144,12 @@ def test_reader_streams(sample: tuple[bytes, list[Frame]]) -> None:
     fileobj = io.BytesIO(data)
     reader = ContainerReader(fileobj)
     assert reader.version == FORMAT_VERSION
-    assert (reader.num_channels, reader.num_frames) == (2, len(frames))
+    assert (reader.num_channels, reader.num_frames) == (2, None)  # counted at the end
     assert next(reader) == frames[0]
-    assert fileobj.tell() == frame_offsets(data, frames)[1]  # only the first frame was read
+    # only the first frame was read, and the byte after it (is the end record next?)
+    assert fileobj.tell() == frame_offsets(data, frames)[1] + 1
     assert list(reader) == frames[1:]
-    assert reader.frames_read == len(frames) and not reader.salvaged
+    assert reader.frames_read == reader.num_frames == len(frames) and not reader.salvaged
 
 
 def test_read_container_from_path(tmp_path: Path, sample: tuple[bytes, list[Frame]]) -> None:
@@ -163,8 +168,12 @@ def test_writer_validates() -> None:
         write_bytes(make_header(1, 2), (f for f in frames))
     with pytest.raises(ValueError, match="frame 0 has 1 channels, header says 2"):
         write_bytes(make_header(1, 3) | {"channels": 2}, frames)
-    with pytest.raises(ValueError, match="'num_frames'"):
-        write_bytes({"channels": 1}, [])
+    with pytest.raises(ValueError, match="'channels'"):
+        write_bytes({"num_frames": 0}, [])
+    assert read_container(write_bytes({"channels": 1}, [])) == (
+        {"channels": 1, "num_frames": 0},
+        [],
+    )
     with pytest.raises(ValueError, match="JSON"):
         write_bytes(make_header(1, 0) | {"x": object()}, [])
     with pytest.raises(ValueError, match="JSON"):
@@ -184,8 +193,8 @@ def test_bad_magic(salvage: bool) -> None:
 
 def test_unknown_version(sample: tuple[bytes, list[Frame]]) -> None:
     data = bytearray(sample[0])
-    data[4] = 2
-    with pytest.raises(BitstreamError, match=r"unknown \.bgn format version 2.*reads version 1"):
+    data[4] = 3
+    with pytest.raises(BitstreamError, match=r"unknown \.bgn format version 3.*reads version 1, 2"):
         read_container(bytes(data), salvage=True)
 
 
@@ -209,7 +218,6 @@ def test_header_truncated(sample: tuple[bytes, list[Frame]]) -> None:
         (b'{"a": "\xff"}', "not valid UTF-8 JSON"),
         (b"[1, 2]", "must be a JSON object"),
         (b'{"num_frames": 0}', "missing the required key 'channels'"),
-        (b'{"channels": 1}', "missing the required key 'num_frames'"),
         (b'{"channels": 0, "num_frames": 0}', "'channels' must be an integer >= 1"),
         (b'{"channels": 1, "num_frames": -1}', "'num_frames' must be an integer >= 0"),
     ],
@@ -217,6 +225,11 @@ def test_header_truncated(sample: tuple[bytes, list[Frame]]) -> None:
 def test_bad_header(header_json: bytes, match: str) -> None:
     with pytest.raises(BitstreamError, match=match):
         read_container(raw_prelude(header_json))
+
+
+def test_version_1_header_needs_the_frame_count() -> None:
+    with pytest.raises(BitstreamError, match="missing the required key 'num_frames'"):
+        read_container(raw_prelude(b'{"channels": 1}', version=1))
 
 
 # ----- errors in the frames -----
@@ -257,7 +270,8 @@ def test_missing_frames(sample: tuple[bytes, list[Frame]]) -> None:
     data, frames = sample
     offsets = frame_offsets(data, frames)
     with pytest.raises(
-        BitstreamError, match=f"frame 9 at byte offset {offsets[9]}: file ends after 9 of 12 frames"
+        BitstreamError,
+        match=f"frame 9 at byte offset {offsets[9]}: file ends after 9 frames, without its end",
     ):
         read_container(data[: offsets[9]])
 
@@ -265,7 +279,8 @@ def test_missing_frames(sample: tuple[bytes, list[Frame]]) -> None:
 def test_trailing_garbage(sample: tuple[bytes, list[Frame]]) -> None:
     data, _ = sample
     with pytest.raises(
-        BitstreamError, match=rf"trailing garbage.*frame 11\): 3 bytes at byte offset {len(data)}"
+        BitstreamError,
+        match=rf"trailing garbage.*frame 11 and the end record\): 3 bytes at byte offset {len(data)}",
     ):
         read_container(data + b"xyz")
     reader = ContainerReader(io.BytesIO(data + b"xyz"), salvage=True)
@@ -299,7 +314,8 @@ def test_salvage_every_cut(sample: tuple[bytes, list[Frame]]) -> None:
         assert got == frames[:whole], cut
         assert reader.salvaged == (cut < len(data))
         if reader.salvaged:
-            assert reader.problem is not None and f"frame {whole}" in reader.problem
+            where = f"frame {whole}" if cut <= offsets[-1] else "end record"
+            assert reader.problem is not None and where in reader.problem
             assert "--salvage" not in reader.problem
         assert read_container(data[:cut], salvage=True)[1] == got
 
@@ -367,7 +383,7 @@ def test_writer_streams_a_generator() -> None:
 
     sizes: list[int] = []
     write_container(Recorder(), make_header(1, 50), gen())
-    assert sizes == list(range(51))
+    assert sizes == [*range(51), 50]  # the end record last
 
 
 class Trickle(io.BytesIO):
