@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bandgen.bitstream import encode_frame, encode_header, read_container
-from bandgen.bitstream.container import ChannelFrame, Frame
+from bandgen.bitstream import encode_frame, encode_header, read_container, write_varint
+from bandgen.bitstream.container import COUNT_KEYS, END_BYTE, ChannelFrame, Frame
 from bandgen.codec import Codec
 from bandgen.decoder import OUTPUT_LIMIT
 from bandgen.errors import BitstreamError
@@ -134,11 +135,20 @@ def make_case(data: bytes, rng: np.random.Generator) -> bytes:
     if mode != 0:
         for _ in range(int(rng.integers(1, 4))):
             frames = _mutate_frames(frames, rng)
+    # the counts travel in the end record (format 2), mutated or not
+    counts = {k: header.pop(k) for k in COUNT_KEYS if k in header}
     try:
         prelude = encode_header(header)
-    except (BitstreamError, TypeError, ValueError):
-        prelude = encode_header(read_container(data)[0])  # unencodable edit: frames only
-    return prelude + b"".join(encode_frame(f) for f in frames)
+    except (BitstreamError, TypeError, ValueError):  # unencodable edit: frames only
+        prelude = encode_header(
+            {k: v for k, v in read_container(data)[0].items() if k not in COUNT_KEYS}
+        )
+    try:
+        text = json.dumps(counts).encode()
+    except (TypeError, ValueError):
+        text = b'{"num_frames": 0}'
+    end = bytes((END_BYTE,)) + write_varint(len(text)) + text + zlib.crc32(text).to_bytes(4, "big")
+    return prelude + b"".join(encode_frame(f) for f in frames) + end
 
 
 class _Hang(BaseException):
