@@ -32,6 +32,17 @@ def main() -> None:
     p.add_argument("--dev-table", default=None, help="markdown of dev-set results to quote")
     p.add_argument("--n-q", type=int, default=None, help="RVQ stages the mode sends (n-SBG)")
     p.add_argument(
+        "--half",
+        action="store_true",
+        help="store floating-point tensors as float16 (loaders cast them back)",
+    )
+    p.add_argument(
+        "--drop",
+        default="",
+        help="comma-separated tensor-name suffixes to leave out (training-only state the model "
+        "rebuilds on load, e.g. SpectroStream's embed_sum,usage,initialized)",
+    )
+    p.add_argument(
         "--notes", default=None, help="markdown file appended to the card (A/B, training record)"
     )
     args = p.parse_args()
@@ -41,7 +52,13 @@ def main() -> None:
     if file_sha256(run / "best.safetensors") != info["sha256"]:
         raise SystemExit(f"{run / 'best.safetensors'} does not match its best.json sha256")
     weights = PRETRAINED_DIR / f"{args.name}.safetensors"
-    shutil.copyfile(run / "best.safetensors", weights)
+    if args.half or args.drop:
+        _compact(
+            run / "best.safetensors", weights, args.half, [s for s in args.drop.split(",") if s]
+        )
+        info["sha256"] = file_sha256(weights)
+    else:
+        shutil.copyfile(run / "best.safetensors", weights)
     info.update(
         name=args.name,
         bitrate_kbps=args.bitrate_kbps,
@@ -55,7 +72,12 @@ def main() -> None:
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     table = Path(args.dev_table).read_text() if args.dev_table else "(not evaluated)"
     cfg = info["config"]
-    if info.get("model") == "mp3restore":
+    if info.get("model") == "spectrostream":
+        kind = (
+            f"SpectroStream (base {cfg.get('base_channels')} channels, {cfg.get('dim')}-dim "
+            f"embeddings, {cfg.get('num_levels')} EMA RVQ levels of {cfg.get('codebook_size')})"
+        )
+    elif info.get("model") == "mp3restore":
         kind = (
             f"MP3 restoration (N = {cfg.get('num_blocks')} blocks, latent {cfg.get('latent')}, "
             f"{'residual' if cfg.get('residual') else 'direct'} output)"
@@ -79,11 +101,16 @@ def main() -> None:
     criterion = "LSD" if info.get("model") == "mp3restore" else "high-band LSD"
     warm = resume["recipe"].get("schedule", {}).get("init_from")
     warm_line = f"\n- warm-started from `{warm}` (see the run's README)" if warm else ""
+    core = info.get("core")
+    mode = (
+        f"; core {core['name']} at {core['sample_rate']} Hz, {core['bitrate'] / 1000:g} kbps"
+        if core
+        else " (a full-band codec, no core)"
+    )
     card = f"""# {args.name}
 
 {kind} for the
-{args.bitrate_kbps:g} kbps mode; core {info["core"]["name"]} at {info["core"]["sample_rate"]} Hz,
-{info["core"]["bitrate"] / 1000:g} kbps.
+{args.bitrate_kbps:g} kbps mode{mode}.
 
 - weights: `{args.name}.safetensors`, sha256 `{info["sha256"]}`
 - trained on: {args.data}
@@ -100,6 +127,18 @@ def main() -> None:
         card += "\n" + Path(args.notes).read_text()
     (PRETRAINED_DIR / f"{args.name}.md").write_text(card)
     print(f"released {weights} ({weights.stat().st_size / 1e6:.1f} MB), sha256 {info['sha256']}")
+
+
+def _compact(src: Path, dst: Path, half: bool, drop: list[str]) -> None:
+    """Copy safetensors ``src`` to ``dst`` without the ``drop`` suffixes, floats as float16."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = {
+        name: (t.half() if half and t.is_floating_point() else t)
+        for name, t in load_file(str(src)).items()
+        if not any(name.endswith(suffix) for suffix in drop)
+    }
+    save_file(tensors, str(dst), metadata={"format": "bandgen-weights"})
 
 
 if __name__ == "__main__":
