@@ -114,8 +114,10 @@ class SegmentDataset(Dataset[Segment]):
             pair = np.pad(pair, ((0, 0), (0, self.segment_length - pair.shape[1])))
         return pair
 
-    def __getitem__(self, index: int) -> Segment:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, index: int | tuple[int, int]) -> Segment:
+        """Item ``index`` of the current epoch, or of epoch ``e`` for ``index = (e, i)``."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
         best: np.ndarray | None = None
         best_rms = -np.inf
         for _ in range(self.max_tries):

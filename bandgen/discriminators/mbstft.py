@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from bandgen.discriminators.base import DiscriminatorOutput, MultiDiscriminator, check_wav
+from bandgen.dsp.stft import fft_input
 from bandgen.errors import ConfigError
 
 __all__ = [
@@ -100,7 +101,7 @@ class STFTBandDiscriminator(nn.Module):
     def spectrogram(self, wav: Tensor) -> Tensor:
         """Real/imaginary STFT of ``wav [B, 1, T]`` as ``[B, 2, N, F]``."""
         spec = torch.stft(
-            wav[:, 0],
+            fft_input(wav[:, 0]),
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             window=self.window.to(wav.dtype),

@@ -24,6 +24,7 @@ __all__ = [
     "SBG_DB_MEAN",
     "SBG_DB_STD",
     "STFT",
+    "fft_input",
     "power_to_db",
     "sbg_bins",
     "sbg_log_power",
@@ -33,6 +34,12 @@ SBG_DB_MEAN = -42.61
 """Mean of the n-SBG training log-power spectrogram, dB (HP §1.1)."""
 SBG_DB_STD = 25.79
 """Standard deviation of the n-SBG training log-power spectrogram, dB (HP §1.1)."""
+
+
+def fft_input(x: Tensor) -> Tensor:
+    """``x`` ready for an FFT: half-precision tensors (bfloat16 autocast outputs) in float32,
+    as cuFFT has no bfloat16; float32 and float64 as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 class STFT(nn.Module):
@@ -108,7 +115,7 @@ class STFT(nn.Module):
             raise ValueError(f"STFT expects wav [B, T] or [B, C, T], got {tuple(wav.shape)}")
         lead = wav.shape[:-1]
         spec = torch.stft(
-            wav.reshape(-1, wav.shape[-1]),
+            fft_input(wav.reshape(-1, wav.shape[-1])),
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             window=self.window.to(wav.dtype),

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from bandgen.audio import WORK_RATE
 from bandgen.dsp.mel import hz_to_mel, mel_filterbank, mel_to_hz
+from bandgen.dsp.stft import fft_input
 from bandgen.errors import ConfigError
 
 __all__ = ["MultiScaleMelLoss", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
@@ -93,7 +94,7 @@ class MultiScaleMelLoss(nn.Module):
         window: Tensor = getattr(self, f"window_{n_fft}")
         melfb: Tensor = getattr(self, f"melfb_{n_fft}")
         spec = torch.stft(
-            wav,
+            fft_input(wav),
             n_fft=n_fft,
             hop_length=max(1, n_fft // self.hop_divisor),
             window=window.to(wav.dtype),

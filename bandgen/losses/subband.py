@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from bandgen.dsp.stft import fft_input
+
 __all__ = ["SubbandEnergyLoss", "SubbandSpectralLoss"]
 
 
@@ -40,7 +42,7 @@ class SubbandSpectralLoss(nn.Module):
     def _log_power(self, bands: Tensor, n_fft: int) -> Tensor:
         window = getattr(self, f"window_{n_fft}")
         spec = torch.stft(
-            bands.flatten(0, 1),
+            fft_input(bands.flatten(0, 1)),
             n_fft,
             hop_length=n_fft // 4,
             window=window,

@@ -16,10 +16,18 @@ compact with ``resume_half``/``resume_omit``, see :class:`~bandgen.train.checkpo
 
 Resumes are exact: the resume checkpoint carries the RNG states, the sampler starts part-way
 through its epoch, and building a data loader does not touch the global RNG.
+
+Keeping a GPU busy (:mod:`bandgen.train.steps`): ``schedule.precision: bf16`` runs the forward
+passes under bfloat16 autocast; cuDNN autotuning and TF32 are on for CUDA; steps return their
+losses as device tensors, summed on the device and read once per ``log_every`` steps (the
+logged values are the means over that interval); the data loader is built once, its workers
+persist across epochs (the sampler hands each worker ``(epoch, index)``), with pinned memory
+on CUDA; under ``torchrun`` each process binds its GPU (``LOCAL_RANK``) before NCCL starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -33,9 +41,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from bandgen.core import make_core
 from bandgen.data.cache import build_cache, cache_dir_for
@@ -51,6 +59,7 @@ from bandgen.train.checkpoint import (
 )
 from bandgen.train.logger import TrainLogger
 from bandgen.train.recipe import DataConfig, ScheduleConfig
+from bandgen.train.steps import LossMeans, autocast, configure_backends
 from bandgen.train.validate import ValClip, load_dev_clips
 
 __all__ = [
@@ -59,7 +68,6 @@ __all__ = [
     "BaseTrainer",
     "ResumableSampler",
     "TrainRecipe",
-    "clip_grad_norm",
     "init_distributed",
 ]
 
@@ -92,34 +100,46 @@ class TrainRecipe(Protocol):
 RecipeT = TypeVar("RecipeT", bound=TrainRecipe)
 
 
-class ResumableSampler(DistributedSampler[int]):
-    """A DistributedSampler that can start part-way through an epoch (for exact resumes)."""
+class ResumableSampler(Sampler[tuple[int, int]]):
+    """This process's share of a :class:`DistributedSampler`'s shuffled indices as
+    ``(epoch, index)`` pairs, optionally from ``start`` on (for exact resumes).
 
-    start = 0
+    The epoch travels with each index so that persistent data-loader workers, whose copies of
+    the dataset never see :meth:`SegmentDataset.set_epoch`, draw that epoch's segments.
+    """
 
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(super().__iter__(), self.start, None)
+    def __init__(self, dataset: SegmentDataset, *, num_replicas: int, rank: int, seed: int):
+        self._inner: DistributedSampler[int] = DistributedSampler(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed
+        )
+        self.start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle for ``epoch``."""
+        self._inner.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self._inner.epoch
+        return ((epoch, i) for i in itertools.islice(iter(self._inner), self.start, None))
 
     def __len__(self) -> int:
-        return super().__len__() - self.start
+        return len(self._inner) - self.start
 
 
 def init_distributed() -> tuple[int, int]:
-    """``(rank, world_size)``; joins the process group when ``WORLD_SIZE`` > 1 (torchrun)."""
+    """``(rank, world_size)``; joins the process group when ``WORLD_SIZE`` > 1 (torchrun).
+
+    On CUDA the process first binds its GPU (``LOCAL_RANK``): NCCL would otherwise create
+    every rank's context on GPU 0.
+    """
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def clip_grad_norm(module: nn.Module, max_norm: float | None) -> float:
-    """Clip the gradients of ``module`` to ``max_norm`` (``None``: no clipping); returns
-    their total norm before clipping."""
-    params = [p for p in module.parameters() if p.grad is not None]
-    limit = math.inf if max_norm is None else max_norm
-    return float(torch.nn.utils.clip_grad_norm_(params, limit))
 
 
 class BaseTrainer(ABC, Generic[RecipeT]):
@@ -170,6 +190,7 @@ class BaseTrainer(ABC, Generic[RecipeT]):
             local_rank = int(os.environ.get("LOCAL_RANK", 0))
             device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
+        configure_backends(self.device)
         self.is_main = self.rank == 0
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,8 +222,9 @@ class BaseTrainer(ABC, Generic[RecipeT]):
             balance_categories=data.balance_categories,
         )
         self.sampler = ResumableSampler(
-            self.dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed
+            self.dataset, num_replicas=self.world_size, rank=self.rank, seed=seed
         )
+        self._data: DataLoader[Segment] | None = None
         self.steps_per_epoch = len(self.sampler) // data.batch_size
         if self.steps_per_epoch == 0:
             raise ConfigError(
@@ -236,8 +258,9 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         """The current learning rate, for the log."""
 
     @abstractmethod
-    def train_step(self, batch: Segment) -> dict[str, float]:
-        """One optimisation step on a batch; returns the losses as floats."""
+    def train_step(self, batch: Segment) -> dict[str, Tensor]:
+        """One optimisation step on a batch; returns the losses (and gradient norms, ...) as
+        0-dim tensors on the device: reading them would stall a GPU (module docstring)."""
 
     @abstractmethod
     def _validate(self, clips: list[ValClip]) -> tuple[dict[str, float], Example]:
@@ -248,8 +271,14 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         """Called once the state is restored, before the data is set up (default: nothing)."""
 
     def _checkpoint_due(self) -> bool:
-        """Whether to write the resume checkpoint now besides every ``ckpt_every`` steps."""
+        """Whether to write the resume checkpoint now besides every ``ckpt_every`` steps
+        (asked every ``log_every`` steps)."""
         return False
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The mixed-precision context of ``schedule.precision`` for forward passes and losses
+        (:func:`bandgen.train.steps.autocast`)."""
+        return autocast(self.device, self.recipe.schedule.precision)
 
     # ------------------------------------------------------------------ setup
 
@@ -274,6 +303,7 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         if self.world_size == 1:
             return module
         ids = [self.device.index] if self.device.type == "cuda" else None
+        ddp_kwargs.setdefault("gradient_as_bucket_view", True)  # no copy into the buckets
         return DistributedDataParallel(module, device_ids=ids, **ddp_kwargs)
 
     def _prepare_cache(self) -> Path:
@@ -290,30 +320,38 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         return cache_dir
 
     def _loader(self, epoch: int, start_batch: int) -> DataLoader[Segment]:
+        """The data loader, set to epoch ``epoch`` from batch ``start_batch`` on (built once:
+        its workers persist; the sampler is read when an iterator starts)."""
         self.dataset.set_epoch(epoch)
         self.sampler.set_epoch(epoch)
         self.sampler.start = start_batch * self.recipe.data.batch_size
-        # own generator: creating the iterator must not consume the global RNG (exact resume)
-        gen = torch.Generator().manual_seed(self.recipe.schedule.seed + epoch)
-        return DataLoader(
-            self.dataset,
-            batch_size=self.recipe.data.batch_size,
-            sampler=self.sampler,
-            drop_last=True,
-            num_workers=self.recipe.data.num_workers,
-            collate_fn=collate_segments,
-            generator=gen,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
-        )
+        if self._data is None:
+            workers = self.recipe.data.num_workers
+            self._data = DataLoader(
+                self.dataset,
+                batch_size=self.recipe.data.batch_size,
+                sampler=self.sampler,
+                drop_last=True,
+                num_workers=workers,
+                collate_fn=collate_segments,
+                # own generator: starting an iterator must not draw from the global RNG
+                generator=torch.Generator().manual_seed(self.recipe.schedule.seed),
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0,
+                prefetch_factor=4 if workers > 0 else None,
+            )
+        return self._data
 
     # ------------------------------------------------------------------ loop
 
     def fit(self, until: int | None = None) -> dict[str, float]:
-        """Train up to step ``until`` (default ``schedule.steps``); returns the last losses.
+        """Train up to step ``until`` (default ``schedule.steps``); returns the last step's
+        losses as floats.
 
-        Writes the resume checkpoint every ``ckpt_every`` steps (and when
-        :meth:`_checkpoint_due`), and at the end.
+        Logs the means of the losses over each ``log_every`` steps (read from the device then
+        and only then); writes the resume checkpoint every ``ckpt_every`` steps (and when
+        :meth:`_checkpoint_due`), and at the end. With ``schedule.max_minutes``, stops once
+        that much time has passed (under DDP, as rank 0's clock says at a log step).
         """
         sched = self.recipe.schedule
         until = sched.steps if until is None else min(until, sched.steps)
@@ -321,20 +359,25 @@ class BaseTrainer(ABC, Generic[RecipeT]):
             math.inf if sched.max_minutes is None else time.monotonic() + 60 * sched.max_minutes
         )
         self.logger.start(self.step, until)
+        means = LossMeans()
+        losses: dict[str, Tensor] = {}
         while self.step < until:
             epoch, pos = divmod(self.step, self.steps_per_epoch)
             for batch in self._loader(epoch, pos):
-                tic = time.perf_counter()
-                self.last_losses = self.train_step(batch)
+                losses = self.train_step(batch)
                 self.step += 1
-                self.logger.step(self.step, self.last_losses, time.perf_counter() - tic)
-                if self.step % sched.log_every == 0:
-                    self.logger.scalars(self.step, {**self.last_losses, "lr": self._lr()})
+                means.add(losses)
+                at_log = self.step % sched.log_every == 0
+                shown = None
+                if at_log:
+                    shown = means.pop()
+                    self.logger.scalars(self.step, {**shown, "lr": self._lr()})
+                self.logger.step(self.step, shown)
                 if self.step % sched.val_every == 0:
                     self.run_validation()
-                if self.step % sched.ckpt_every == 0 or self._checkpoint_due():
+                if self.step % sched.ckpt_every == 0 or (at_log and self._checkpoint_due()):
                     self.save()
-                if time.monotonic() >= deadline:
+                if (self.world_size == 1 or at_log) and self._agree(time.monotonic() >= deadline):
                     until = self.step  # out of time: validate, checkpoint below and stop
                     if self.step % sched.val_every:
                         self.run_validation()
@@ -343,7 +386,16 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         if self.step % sched.ckpt_every:
             self.save()
         self.logger.close()
+        self.last_losses = {k: float(v) for k, v in losses.items()} or self.last_losses
         return self.last_losses
+
+    def _agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (so that all take the same branch)."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.broadcast(value, src=0)
+        return bool(value.item())
 
     def run_validation(self) -> dict[str, float]:
         """Validate on rank 0; export released weights when :attr:`best_metric` improves."""

@@ -61,16 +61,18 @@ class TrainLogger:
                 return
             self._bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True)
 
-    def step(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        """Advance the bar and show the main losses."""
+    def step(self, step: int, losses: Mapping[str, float] | None = None) -> None:
+        """Advance the bar; show the main ``losses`` when given (at log steps: reading them
+        from a GPU every step would stall it)."""
         if self._bar is not None:
             self._bar.update(1)
-            shown = {
-                label: f"{losses[name]:.3f}"
-                for label, name in self.bar_losses.items()
-                if name in losses
-            }
-            self._bar.set_postfix(**shown, s=f"{seconds:.2f}")
+            if losses is not None:
+                shown = {
+                    label: f"{losses[name]:.3f}"
+                    for label, name in self.bar_losses.items()
+                    if name in losses
+                }
+                self._bar.set_postfix(**shown)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         """Log scalars to TensorBoard and append them to ``log.jsonl`` (with the Unix time, so

@@ -102,6 +102,9 @@ class ScheduleConfig(Config):
             Relative to the working directory, like every path of a recipe.
         max_minutes: stop (with a checkpoint) after this much wall time in one ``fit`` call
             (``None``: no limit); equal-time A/B runs and session-bound CPU training use it.
+        precision: ``fp32``, or ``bf16``: forward passes and losses under bfloat16 autocast
+            (weights, gradients and optimiser state stay float32; for GPUs, see
+            :mod:`bandgen.train.steps`).
     """
 
     steps: int = 1_000_000
@@ -111,6 +114,11 @@ class ScheduleConfig(Config):
     seed: int = 0
     init_from: str | None = None
     max_minutes: float | None = None
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"schedule.precision must be fp32 or bf16, got {self.precision!r}")
 
 
 class BaseRecipe(Config):

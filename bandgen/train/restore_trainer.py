@@ -31,8 +31,9 @@ from bandgen.data.dataset import Segment
 from bandgen.losses.image import PixelLoss, SSIMLoss, magnitude
 from bandgen.metrics.basic import lsd, snr
 from bandgen.models.mp3restore import MP3Restore
-from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
+from bandgen.train.base import BaseTrainer, Example
 from bandgen.train.restore_recipe import KIND, RestoreRecipe
+from bandgen.train.steps import adam, clip_grad_norm
 from bandgen.train.validate import ValClip
 
 __all__ = ["RestoreTrainer"]
@@ -60,7 +61,7 @@ class RestoreTrainer(BaseTrainer[RestoreRecipe]):
         self.pixel_loss = PixelLoss()
         self.ssim_loss = SSIMLoss().to(self.device)
         opt = self.recipe.optim
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=opt.betas)
+        self.opt = adam(self.model.parameters(), lr=opt.lr, betas=opt.betas)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=opt.lr_gamma)
 
     # ------------------------------------------------------------------ steps
@@ -76,20 +77,19 @@ class RestoreTrainer(BaseTrainer[RestoreRecipe]):
         total = w.pixel * pixel + w.ssim * ssim
         return {"loss/total": total, "loss/pixel": pixel, "loss/ssim": ssim}
 
-    def train_step(self, batch: Segment) -> dict[str, float]:
-        """One Adam step on a batch; returns the losses (and gradient norm) as floats."""
+    def train_step(self, batch: Segment) -> dict[str, torch.Tensor]:
+        """One Adam step on a batch; returns the losses and gradient norm (device tensors)."""
         self.net.train()
         decoded = batch.core.to(self.device, non_blocking=True)[:, 0]
         target = batch.target.to(self.device, non_blocking=True)[:, 0]
-        losses = self.losses(decoded, target)
+        with self.autocast():
+            losses = self.losses(decoded, target)
         self.opt.zero_grad(set_to_none=True)
         losses["loss/total"].backward()
         grad = clip_grad_norm(self.model, self.recipe.optim.grad_clip)
         self.opt.step()
         self.sched.step()
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        values["grad_norm"] = grad
-        return values
+        return {**{k: v.detach() for k, v in losses.items()}, "grad_norm": grad}
 
     def _lr(self) -> float:
         return float(self.sched.get_last_lr()[0])
@@ -99,12 +99,8 @@ class RestoreTrainer(BaseTrainer[RestoreRecipe]):
         minutes = self.recipe.schedule.ckpt_minutes
         if minutes is None:
             return False
-        due = time.monotonic() - self._last_save >= 60 * minutes
-        if self.world_size > 1:  # every rank must take the same branch (rank 0's clock)
-            flag = torch.tensor([float(due)], device=self.device)
-            torch.distributed.broadcast(flag, src=0)
-            due = bool(flag.item())
-        return due
+        # every rank must take the same branch: rank 0's clock decides
+        return self._agree(time.monotonic() - self._last_save >= 60 * minutes)
 
     # ------------------------------------------------------------------ validation
 

@@ -15,7 +15,6 @@ Processes, data, the step loop, validation schedule and checkpoints are those of
 
 from __future__ import annotations
 
-import math
 import warnings
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -34,8 +33,9 @@ from bandgen.losses.mel import MultiScaleMelLoss
 from bandgen.losses.psychoacoustic import PSYCHOACOUSTIC_LOSSES
 from bandgen.losses.subband import SubbandEnergyLoss, SubbandSpectralLoss
 from bandgen.models.nsbg import NSBG, NSBGOutput
-from bandgen.train.base import BaseTrainer, Example, clip_grad_norm
+from bandgen.train.base import BaseTrainer, Example
 from bandgen.train.nsbg_recipe import NSBGRecipe
+from bandgen.train.steps import adam, clip_grad_norm, step_if_finite
 from bandgen.train.validate import ValClip, validate
 
 __all__ = ["NSBGTrainer", "Trainer"]
@@ -82,11 +82,13 @@ class NSBGTrainer(BaseTrainer[NSBGRecipe]):
             }
         )
         opt = recipe.optim
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=opt.lr, betas=opt.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=opt.lr, betas=opt.betas)
+        self.opt_g = adam(self.generator.parameters(), lr=opt.lr, betas=opt.betas)
+        self.opt_d = adam(self.discriminator.parameters(), lr=opt.lr, betas=opt.betas)
         self.sched_g = torch.optim.lr_scheduler.ExponentialLR(self.opt_g, gamma=opt.lr_gamma)
         self.sched_d = torch.optim.lr_scheduler.ExponentialLR(self.opt_d, gamma=opt.lr_gamma)
-        self.g_model = self._wrap(self.generator, find_unused_parameters=True)
+        # every generator parameter gets a gradient in every step (dropped RVQ stages are
+        # masked, not skipped; tested): DDP need not search the graph for unused ones
+        self.g_model = self._wrap(self.generator)
         self.d_model = self._wrap(self.discriminator)
 
     def _seed_rank(self) -> None:
@@ -96,8 +98,8 @@ class NSBGTrainer(BaseTrainer[NSBGRecipe]):
 
     # ------------------------------------------------------------------ steps
 
-    def train_step(self, batch: Segment) -> dict[str, float]:
-        """One G step then one D step on a batch; returns the losses as floats."""
+    def train_step(self, batch: Segment) -> dict[str, torch.Tensor]:
+        """One G step then one D step on a batch; returns the losses (device tensors)."""
         w = self.recipe.loss
         core = batch.core.to(self.device, non_blocking=True)
         target = batch.target.to(self.device, non_blocking=True)
@@ -111,15 +113,16 @@ class NSBGTrainer(BaseTrainer[NSBGRecipe]):
         no_sync = self.d_model.no_sync if self.world_size > 1 else nullcontext
         self.discriminator.requires_grad_(False)
         with no_sync():  # type: ignore[operator]
-            out = self.g_model(core, target)
-            with torch.no_grad():
-                real_fmaps = self.d_model(out.y).fmaps
-            d_fake = self.d_model(out.y_hat)
-            fake_logits, fake_fmaps = d_fake.logits, d_fake.fmaps
-            loss_adv = hinge_generator_loss(fake_logits)
-            loss_fm = feature_matching_loss(real_fmaps, fake_fmaps)
-            loss_g, terms = self._spectral_loss(out)
-            loss_g = loss_g + w.fm * loss_fm + w.adv * loss_adv
+            with self.autocast():
+                out = self.g_model(core, target)
+                with torch.no_grad():
+                    real_fmaps = self.d_model(out.y).fmaps
+                d_fake = self.d_model(out.y_hat)
+                fake_logits, fake_fmaps = d_fake.logits, d_fake.fmaps
+                loss_adv = hinge_generator_loss(fake_logits)
+                loss_fm = feature_matching_loss(real_fmaps, fake_fmaps)
+                loss_g, terms = self._spectral_loss(out)
+                loss_g = loss_g + w.fm * loss_fm + w.adv * loss_adv
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         self.discriminator.requires_grad_(True)
@@ -128,18 +131,21 @@ class NSBGTrainer(BaseTrainer[NSBGRecipe]):
         self.sched_g.step()
 
         self.opt_d.zero_grad(set_to_none=True)
-        d_out = self.d_model(torch.cat([out.y.detach(), out.y_hat.detach()]))
-        real_logits, fake_logits = _split(d_out.logits)
-        loss_d = hinge_discriminator_loss(real_logits, fake_logits)
+        with self.autocast():
+            d_out = self.d_model(torch.cat([out.y.detach(), out.y_hat.detach()]))
+            real_logits, fake_logits = _split(d_out.logits)
+            loss_d = hinge_discriminator_loss(real_logits, fake_logits)
         loss_d.backward()
         grad_d = clip_grad_norm(self.discriminator, self.recipe.optim.grad_clip_d)
         self.opt_d.step()
         self.sched_d.step()
 
         losses = {"g/total": loss_g, "g/fm": loss_fm, "g/adv": loss_adv, "d/hinge": loss_d, **terms}
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        values.update({"grad_norm/g": grad_g, "grad_norm/d": grad_d})
-        return values
+        return {
+            **{k: v.detach() for k, v in losses.items()},
+            "grad_norm/g": grad_g,
+            "grad_norm/d": grad_d,
+        }
 
     def _spectral_loss(self, out: NSBGOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Weighted mel, RVQ and psychoacoustic terms (everything but the discriminator's)."""
@@ -168,26 +174,27 @@ class NSBGTrainer(BaseTrainer[NSBGRecipe]):
         spectral = w.subband > 0 or w.subband_energy > 0
         return w.mel > 0 or w.adv > 0 or w.fm > 0 or len(self.psy_losses) > 0 or not spectral
 
-    def _reconstruction_step(self, core: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    def _reconstruction_step(
+        self, core: torch.Tensor, target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """A generator-only step (adversarial and feature-matching weights both 0): the
-        spectral-loss phase that precedes the GAN phase; the discriminator is not run."""
-        out = self.g_model(core, target, synthesize=self._needs_waveform())
-        loss_g, terms = self._spectral_loss(out)
+        spectral-loss phase that precedes the GAN phase; the discriminator is not run.
+
+        A batch whose gradient norm is not finite is skipped (one bad batch must not poison
+        the weights), decided on the device; ``skipped`` logs the share of such steps."""
+        with self.autocast():
+            out = self.g_model(core, target, synthesize=self._needs_waveform())
+            loss_g, terms = self._spectral_loss(out)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         grad_g = clip_grad_norm(self.generator, self.recipe.optim.grad_clip_g)
-        if math.isfinite(grad_g):
-            self.opt_g.step()
-        else:  # one bad batch must not poison the weights: skip it, and log that it did
-            self.opt_g.zero_grad(set_to_none=True)
+        skipped = step_if_finite(self.opt_g, grad_g)
         self.sched_g.step()
         with warnings.catch_warnings():  # D has not stepped: torch warns, but the schedules
             warnings.simplefilter("ignore", UserWarning)  # must stay in step for a GAN phase
             self.sched_d.step()
-        values = {k: float(v.detach()) for k, v in {"g/total": loss_g, **terms}.items()}
-        values["grad_norm/g"] = grad_g
-        values["skipped"] = float(not math.isfinite(grad_g))
-        return values
+        values = {k: v.detach() for k, v in {"g/total": loss_g, **terms}.items()}
+        return {**values, "grad_norm/g": grad_g, "skipped": skipped}
 
     def _lr(self) -> float:
         return float(self.sched_g.get_last_lr()[0])

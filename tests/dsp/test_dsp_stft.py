@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from bandgen.dsp.stft import SBG_DB_MEAN, SBG_DB_STD, STFT, power_to_db, sbg_bins, sbg_log_power
+from bandgen.dsp.stft import (
+    SBG_DB_MEAN,
+    SBG_DB_STD,
+    STFT,
+    fft_input,
+    power_to_db,
+    sbg_bins,
+    sbg_log_power,
+)
 from bandgen.errors import ConfigError
 
 # (n_fft, hop_length, win_length): every one satisfies the nonzero-overlap-add condition.
@@ -113,3 +121,13 @@ def test_bad_config_and_shapes() -> None:
         STFT(n_fft=64)(torch.zeros(100))
     with pytest.raises(ValueError):
         STFT(n_fft=64).inverse(torch.zeros(1, 10, 5, dtype=torch.complex64), 100)
+
+
+def test_fft_input_lifts_half_precision_only() -> None:
+    for dtype, want in (
+        (torch.bfloat16, torch.float32),
+        (torch.float16, torch.float32),
+        (torch.float32, torch.float32),
+        (torch.float64, torch.float64),
+    ):
+        assert fft_input(torch.ones(4, dtype=dtype)).dtype == want

@@ -18,7 +18,7 @@ def test_logger_without_tqdm_or_tensorboard(
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     logger = TrainLogger(tmp_path, progress=True)
     logger.start(0, 10)
-    logger.step(1, {"g/mel": 1.0}, 0.1)
+    logger.step(1, {"g/mel": 1.0})
     logger.scalars(1, {"g/mel": 1.0})
     logger.close()
     assert not logger.progress
