@@ -73,7 +73,9 @@ class Family:
             (``model.preset`` of a recipe).
         recipe: import string of the recipe dataclass (a
             :class:`bandgen.train.recipe.BaseRecipe`).
-        task: import string of the trainer class (a :class:`bandgen.train.base.BaseTrainer`).
+        task: import string of the trainer class, built as ``task(recipe, out_dir, resume=,
+            progress=, resume_half=, resume_omit=)`` and run by ``fit()``; the families fed by
+            the core-coded cache share :class:`bandgen.train.base.BaseTrainer`.
         loader: import string of ``f(name, **options)``: what :func:`bandgen.load` returns for a
             shipped model of this family (a codec, a restorer, ...).
         mode: ``f(info) -> str``: the use of a shipped model in a few words, from its JSON
@@ -171,6 +173,18 @@ FAMILIES: dict[str, Family] = {
             loader="bandgen.api:load_restorer",
             mode=lambda info: f"restore, mp3 at {_kbps(info)}",
             card_row=lambda info: "restore",
+        ),
+        Family(
+            name="spectrostream",
+            title="SpectroStream (paper 003)",
+            config="bandgen.models.spectrostream:SpectroStreamConfig",
+            model="bandgen.models.spectrostream:SpectroStream",
+            presets=("paper", "cpu", "debug"),
+            recipe="bandgen.train.spectro_trainer:SpectroRecipe",
+            task="bandgen.train.spectro_trainer:SpectroTrainer",
+            loader="bandgen.spectro_codec:load_spectro_codec",
+            mode=lambda info: "--core spectrostream, full band, 0.25-16 kbps per channel pair",
+            card_row=lambda info: "spectrostream",
         ),
     )
 }

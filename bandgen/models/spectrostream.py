@@ -346,6 +346,11 @@ class SpectroStream(nn.Module):
         self.decoder = SpectroDecoder(cfg)
 
     @property
+    def config(self) -> SpectroStreamConfig:
+        """The model's config (the family contract's name for :attr:`cfg`)."""
+        return self.cfg
+
+    @property
     def encoder_context(self) -> int:
         """Past STFT frames one embedding reads beyond its own 4 (from the layers)."""
         return past_context(self.encoder.layers())

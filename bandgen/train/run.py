@@ -38,13 +38,12 @@ def train(
     import torch.distributed as dist
 
     from bandgen import families
-    from bandgen.train.base import BaseTrainer
     from bandgen.train.recipe import load_recipe
 
     recipe = load_recipe(recipe_path)
     out = Path(out_dir) if out_dir is not None else default_out_dir(recipe_path)
     task = families.get(recipe.kind).task_class()
-    trainer: BaseTrainer[Any] = task(
+    trainer: Any = task(
         recipe,
         out,
         resume=resume,
