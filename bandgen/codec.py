@@ -227,6 +227,10 @@ class Codec:
         hf_coder = registry.build_for_bitrate(
             hf, bitrate_kbps, core_cutoff_hz=core_codec.cutoff_hz, **hf_options
         )
+        # a range that starts higher sends fewer bits: the core gets them (same band)
+        core_codec = _core_for_total(
+            core, hf, hf_coder, bitrate_kbps, core_sample_rate, checked=True
+        )
         return cls(core_codec, hf_coder, bitrate_kbps)
 
     @classmethod
@@ -460,9 +464,18 @@ def bitrate_range(
 
 
 def _core_for_total(
-    core: str, hf: str, hf_coder: HighBandCoder, bitrate_kbps: float, sample_rate: int | None
+    core: str,
+    hf: str,
+    hf_coder: HighBandCoder,
+    bitrate_kbps: float,
+    sample_rate: int | None,
+    *,
+    checked: bool = False,
 ) -> CoreCodec:
     """The core codec that gets what the side info and the framing leave of ``bitrate_kbps``.
+
+    ``checked``: the rate passed these checks with a coder that sends at least as much side
+    info; the core's rate is only held within its range.
 
     Raises:
         ConfigError: the rate is below what the core, the side info and the framing need
@@ -474,6 +487,8 @@ def _core_for_total(
     trial_kbps = min(max(bitrate_kbps - side_kbps, core_lo), core_hi)
     trial = make_core(core, trial_kbps, sample_rate=sample_rate, exact_rate=True)
     core_kbps = bitrate_kbps - side_kbps - framing_overhead_kbps(trial, hf_coder)
+    if checked:
+        core_kbps = min(max(core_kbps, core_lo), core_hi)
     lo, hi = bitrate_range(core, hf_coder, core_sample_rate=sample_rate)
     if core_kbps < core_lo:
         raise ConfigError(
@@ -487,7 +502,13 @@ def _core_for_total(
             f"{bitrate_kbps:g} kbps per channel is above the highest rate the {core} core "
             f"reaches with the {hf} high band: {hi:.1f} kbps per channel"
         )
-    return make_core(core, core_kbps, sample_rate=sample_rate, exact_rate=True)
+    return make_core(
+        core,
+        core_kbps,
+        sample_rate=sample_rate,
+        exact_rate=True,
+        max_cutoff_hz=hf_coder.max_core_cutoff_hz,
+    )
 
 
 def frame_packets_for(core: CoreCodec) -> int:

@@ -26,7 +26,12 @@ def _core_class(name: str) -> type[PyAVCore]:
 
 
 def make_core(
-    name: str, bitrate_kbps: float, *, sample_rate: int | None = None, exact_rate: bool = False
+    name: str,
+    bitrate_kbps: float,
+    *,
+    sample_rate: int | None = None,
+    exact_rate: bool = False,
+    max_cutoff_hz: float | None = None,
 ) -> CoreCodec:
     """A core codec whose measured payload is within 10 % of ``bitrate_kbps`` per channel.
 
@@ -38,12 +43,13 @@ def make_core(
         bitrate_kbps: target payload rate per channel in kbit/s.
         sample_rate: force the codec sample rate in Hz (no rate guarantee then).
         exact_rate: code at exactly the target where the codec can (Opus CBR).
+        max_cutoff_hz: code no band above this (a high-band method regenerates it).
 
     Raises:
         ConfigError: unknown name, unreachable bitrate or unsupported sample rate.
     """
     return _core_class(name).for_bitrate(
-        bitrate_kbps, sample_rate=sample_rate, exact_rate=exact_rate
+        bitrate_kbps, sample_rate=sample_rate, exact_rate=exact_rate, max_cutoff_hz=max_cutoff_hz
     )
 
 

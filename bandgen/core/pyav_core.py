@@ -160,7 +160,12 @@ class PyAVCore(CoreCodec):
 
     @classmethod
     def for_bitrate(
-        cls, bitrate_kbps: float, *, sample_rate: int | None = None, exact_rate: bool = False
+        cls,
+        bitrate_kbps: float,
+        *,
+        sample_rate: int | None = None,
+        exact_rate: bool = False,
+        max_cutoff_hz: float | None = None,
     ) -> PyAVCore:
         """Build the codec for a target payload rate per channel.
 
@@ -171,6 +176,7 @@ class PyAVCore(CoreCodec):
             exact_rate: a codec with :attr:`exact_options` codes at exactly the target
                 (e.g. Opus CBR: every packet the same size) instead of its own VBR, whose
                 rate varies with the content; the mode table still sets the band.
+            max_cutoff_hz: code no band above this (a high-band method regenerates it).
 
         Raises:
             ConfigError: if the target is unreachable or the sample rate unsupported.
@@ -192,11 +198,14 @@ class PyAVCore(CoreCodec):
             options.update(cls.exact_options or {})
         if request != target:
             options[REQUEST_OPTION] = str(request)
+        cutoff = mode.cutoff_hz
+        if max_cutoff_hz is not None:
+            cutoff = min(cutoff, round(max_cutoff_hz))
         params = CoreParams(
             name=cls.codec_name,
             bitrate=target,
             sample_rate=rate,
-            cutoff_hz=float(cls.cutoff_for(mode.cutoff_hz, rate)),
+            cutoff_hz=float(cls.cutoff_for(cutoff, rate)),
             options=options,
         )
         return cls(params)

@@ -97,6 +97,12 @@ class HighBandCoder(ABC):
         return cls(**options)
 
     @property
+    def max_core_cutoff_hz(self) -> float | None:
+        """The highest band the core should code under this method (``None``: the core's
+        own choice); the core is held to it by its own bandwidth control."""
+        return None
+
+    @property
     @abstractmethod
     def frame_length(self) -> int:
         """Samples at 48 kHz covered by one payload."""

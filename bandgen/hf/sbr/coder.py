@@ -11,11 +11,19 @@ from bandgen.hf.base import HighBandCoder, HighBandDecoder, HighBandEncoder
 from bandgen.hf.sbr.bitstream.frame import DeltaState, read_frame
 from bandgen.hf.sbr.decoder import FRAME_LENGTH, SbrDecoder
 from bandgen.hf.sbr.encoder import SbrEncoder
-from bandgen.hf.sbr.tables import MODES, BandTables, band_tables
+from bandgen.hf.sbr.tables import FULL_BAND_STOP, MODES, SIDE_BPS, BandTables, band_tables
 
-# Side-info rates used to budget the core.  12 and 16: the mean measured by
-# scripts/eval_sbr.py over the 24 dev clips (2.11 kbps at both); 24 and 32: estimates.
+MIN_SBR_BANDS = 4
+"""A start band moved up to the core's cut-off stays at least this many QMF bands below the stop."""
+
+# Side-info rates of the streams that name no stop band (the original ranges).  12 and 16:
+# the mean measured by scripts/eval_sbr.py over the 24 dev clips (2.11 kbps at both).
 _NOMINAL_BPS = {12: 2150.0, 16: 2150.0, 24: 2400.0, 32: 2600.0}
+
+CORE_CUTOFF_HZ = {12: 8000.0, 16: 8000.0, 24: 12000.0, 32: 12000.0}
+"""Highest core band per mode: a core that could code more (Opus picks super-wideband from
+about 13 kbps, full band from 16) is held to this by its own bandwidth control and SBR
+regenerates the rest, instead of the core spending bits on a band SBR replaces."""
 
 
 class SbrCoder(HighBandCoder):
@@ -54,21 +62,31 @@ class SbrCoder(HighBandCoder):
     def for_bitrate(
         cls, bitrate_kbps: float, *, core_cutoff_hz: float | None = None, **options: Any
     ) -> SbrCoder:
-        """The SBR mode nearest to ``bitrate_kbps`` (12, 16, 24, 32), starting at or below the core's cut-off.
+        """The SBR mode nearest to ``bitrate_kbps`` (12, 16, 24, 32), starting where the core stops.
 
-        The mode's start band ``k0`` (FDK's tables) assumes a core coded up to it; a
-        core that stops lower (an 8 kHz AAC core ends at 4000 Hz, below k0 = 11, i.e.
-        4125 Hz) would leave a notch, so the start moves down to the last QMF band
-        (375 Hz) the core still covers.  ``options`` override the choice.
+        The stop band is the mode's full-band one (:data:`FULL_BAND_STOP`).  The start is
+        the last QMF band (375 Hz) the core still covers: below the mode's ``k0`` (an 8 kHz
+        AAC core ends at 4000 Hz, under k0 = 11, i.e. 4125 Hz) it would leave a notch, above
+        it (an Opus core coded to 8 kHz) SBR would replace a band the core paid for.
+        ``options`` override the choice.
         """
         mode = min(MODES, key=lambda m: abs(m - bitrate_kbps))
         options.setdefault("mode_kbps", mode)
-        if core_cutoff_hz is not None and options.get("start_band") is None:
-            k0 = MODES[options["mode_kbps"]][0] if options["mode_kbps"] in MODES else None
-            last_covered = int(core_cutoff_hz // 375.0)
-            if k0 is not None and last_covered < k0:
+        known = options["mode_kbps"] in MODES
+        if known:
+            options.setdefault("stop_band", FULL_BAND_STOP[options["mode_kbps"]])
+        if core_cutoff_hz is not None and options.get("start_band") is None and known:
+            k0 = MODES[options["mode_kbps"]][0]
+            stop = options["stop_band"] or MODES[options["mode_kbps"]][1]
+            last_covered = min(int(core_cutoff_hz // 375.0), stop - MIN_SBR_BANDS)
+            if last_covered != k0:
                 options["start_band"] = last_covered
         return cls(**options)
+
+    @property
+    def max_core_cutoff_hz(self) -> float:
+        """The highest band the core should code below this mode (:data:`CORE_CUTOFF_HZ`)."""
+        return CORE_CUTOFF_HZ[self.mode_kbps]
 
     @property
     def frame_length(self) -> int:
@@ -76,7 +94,14 @@ class SbrCoder(HighBandCoder):
 
     @property
     def bitrate(self) -> float:
-        return _NOMINAL_BPS[self.mode_kbps]
+        """Expected side-info rate, bit/s: the mode's measured one, scaled for a range that
+        starts higher (an Opus core coded to 8 kHz leaves half the bands): the envelopes
+        and noise floors, about 70 % of the bits, grow with the bands, the rest does not."""
+        if self.stop_band != FULL_BAND_STOP[self.mode_kbps]:
+            return _NOMINAL_BPS[self.mode_kbps]
+        full = FULL_BAND_STOP[self.mode_kbps] - MODES[self.mode_kbps][0]
+        share = min(1.0, (self.tables.k2 - self.tables.kx) / full)
+        return SIDE_BPS[self.mode_kbps] * (0.3 + 0.7 * share)
 
     @property
     def crossover_hz(self) -> float:

@@ -31,7 +31,16 @@ from bandgen.errors import ConfigError
 NUM_QMF = 64
 QMF_BAND_HZ = 375.0
 MODES: dict[int, tuple[int, int]] = {12: (11, 29), 16: (11, 32), 24: (12, 37), 32: (13, 42)}
-"""Side-info mode (kbps of the whole codec) -> (k0 start band, k2 stop band)."""
+"""Side-info mode (kbps of the whole codec) -> (k0 start band, k2 stop band) of streams whose
+header names no stop band (bandgen before the full-band modes)."""
+FULL_BAND_STOP: dict[int, int] = {12: 32, 16: 38, 24: 48, 32: 54}
+"""Stop band ``k2`` new streams use per mode: 12.0, 14.25, 18.0 and 20.25 kHz, at least
+HE-AAC v1's bandwidth at each rate (about 12, 13.8 and 16.2 kHz at 12/16/24 kbps on the dev
+set).  Side info measured on three dev clips (speech, music, sound; AAC core) grows from
+1.5-2.0 to 1.7-2.2 kbps at 12 and from 1.7-2.3 to 2.2-2.9 at 24 (see :data:`SIDE_BPS`)."""
+SIDE_BPS: dict[int, float] = {12: 2100.0, 16: 2450.0, 24: 2650.0, 32: 2700.0}
+"""Side-info rate of each mode with its :data:`FULL_BAND_STOP`, bit/s (mean of those clips,
+rounded up), used to budget the core."""
 LIMITER_BANDS_PER_OCTAVE = 2.0
 NOISE_BANDS_PER_OCTAVE = 2.0
 BANDS_PER_OCTAVE = 10  # bs_freq_scale = 2
