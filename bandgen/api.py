@@ -35,7 +35,7 @@ from bandgen.audio.io import (
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
-from bandgen.decoder import Concealment, decode_frames
+from bandgen.decoder import Concealment
 from bandgen.errors import AudioInputError, ConfigError
 from bandgen.header import check_header
 from bandgen.hf.registry import DEFAULT_HF
@@ -121,10 +121,14 @@ def encode(
     *,
     bitrate_kbps: float = 12.0,
     core: str = "aac",
-    hf: str = DEFAULT_HF,
+    hf: str | None = None,
     **hf_options: Any,
 ) -> bytes:
-    """Encode float32 ``[C, T]`` (or ``[T]``) at ``sample_rate`` Hz to ``.bgn`` bytes."""
+    """Encode float32 ``[C, T]`` (or ``[T]``) at ``sample_rate`` Hz to ``.bgn`` bytes.
+
+    ``hf`` defaults to :data:`~bandgen.hf.registry.DEFAULT_HF`, or to none for
+    ``core="spectrostream"`` (the full-band neural codec; options ``model``/``weights``).
+    """
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     return codec.encode(wav, sample_rate)
 
@@ -151,7 +155,7 @@ def encode_file(
     *,
     bitrate_kbps: float = 12.0,
     core: str = "aac",
-    hf: str = DEFAULT_HF,
+    hf: str | None = None,
     progress: Progress | None = None,
     **hf_options: Any,
 ) -> EncodeStats:
@@ -247,7 +251,7 @@ def decode_file(
         to_rate = StreamResampler(WORK_RATE, rate, channels)
         concealed = Concealment()
         with AudioWriter(dst, rate, channels, bits=bits) as writer:
-            for block in decode_frames(codec, reader, progress=progress, concealment=concealed):
+            for block in codec.decode_frames(reader, progress=progress, concealment=concealed):
                 writer.write(to_rate.push(block))
             writer.write(to_rate.flush())
         return DecodeStats(
@@ -281,7 +285,7 @@ def roundtrip_file(
     *,
     bitrate_kbps: float = 12.0,
     core: str = "aac",
-    hf: str = DEFAULT_HF,
+    hf: str | None = None,
     sample_rate: int | None = None,
     bits: int | None = None,
     **hf_options: Any,

@@ -346,6 +346,25 @@ def _stdout_closed() -> int:
     return 128 + signal.SIGPIPE
 
 
+@contextmanager
+def _bandgen_warnings() -> Iterator[None]:
+    """Print a :class:`~bandgen.errors.BandgenWarning` as ``bandgen: warning: ...``."""
+    import warnings
+
+    from bandgen.errors import BandgenWarning
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+        if issubclass(category, BandgenWarning):
+            print(f"bandgen: warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, *args, **kw)  # type: ignore[arg-type]
+
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 some files of several failed, 2 bad
     input, 130 interrupted, 143 SIGTERM)."""
@@ -353,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "uses_threads", False):
         set_threads(args.threads)
     try:
-        with _sigterm_unwinds():
+        with _sigterm_unwinds(), _bandgen_warnings():
             status = args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BandgenError as exc:

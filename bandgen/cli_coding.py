@@ -216,7 +216,7 @@ def _encode_one(job: Job, args: argparse.Namespace) -> Summary:
     from bandgen.audio.io import probe
 
     start = time.perf_counter()
-    options = {} if args.side_kbps is None else {"side_kbps": args.side_kbps}
+    options = _coder_options(args)
     with local_paths(job, output_suffix=".bgn") as (src, dst):
         info = probe(src)
         total = info.duration_s * WORK_RATE
@@ -246,7 +246,7 @@ def _encode_one(job: Job, args: argparse.Namespace) -> Summary:
         "core": core["name"],
         "core_sample_rate": core["sample_rate"],
         "cutoff_hz": round(core["cutoff_hz"]),
-        "hf": args.hf,
+        "hf": _hf_name(args),
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -360,7 +360,7 @@ def _roundtrip_one(job: Job, args: argparse.Namespace) -> Summary:
 
     start = time.perf_counter()
     fmt = _out_format(job, args)
-    options = {} if args.side_kbps is None else {"side_kbps": args.side_kbps}
+    options = _coder_options(args)
     with local_paths(job, output_suffix=f".{fmt}") as (src, dst):
         stats = api.roundtrip_file(
             src,
@@ -384,7 +384,7 @@ def _roundtrip_one(job: Job, args: argparse.Namespace) -> Summary:
         "bytes": enc.total_bytes,
         "kbps_per_channel": round(kbps, 3),
         "side_kbps": round(enc.side_bytes * 8 / 1000 / max(enc.duration_s, 1e-9) / enc.channels, 3),
-        "hf": args.hf,
+        "hf": _hf_name(args),
         "core": args.core,
         "peak": round(dec.peak, 6),
         "clipped_samples": dec.clipped_samples,
@@ -536,6 +536,21 @@ def _audio_out(sp: argparse.ArgumentParser, rate_default: str) -> None:
     )
 
 
+def _coder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The coder options of ``--side-kbps`` and ``--weights``, those given."""
+    options = {"side_kbps": args.side_kbps, "weights": args.weights}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _hf_name(args: argparse.Namespace) -> str:
+    """The high-band method coded: ``--hf``, else none for a full-band core, else the default."""
+    from bandgen.hf.registry import DEFAULT_HF
+
+    if args.hf is not None:
+        return str(args.hf)
+    return "none" if args.core == "spectrostream" else DEFAULT_HF
+
+
 def _coding_options(sp: argparse.ArgumentParser) -> None:
     from bandgen.hf.registry import DEFAULT_HF, available
 
@@ -550,15 +565,23 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--core",
         default="aac",
-        choices=["aac", "opus", "mp3"],
-        help="codec of the low band (default aac)",
+        choices=["aac", "opus", "mp3", "spectrostream"],
+        help="codec of the low band (default aac); spectrostream: the full-band neural codec "
+        "of paper 003, channel pairs coded jointly, no high band (--hf none or left out)",
     )
     sp.add_argument(
         "--hf",
-        default=DEFAULT_HF,
+        default=None,
         choices=available(),
         help=f"how the high band is coded: nsbg (neural, shipped models), blind (neural, no "
         f"side info), sbr (classic HE-AAC-style SBR), none (low band only) (default {DEFAULT_HF})",
+    )
+    sp.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="model FILE.safetensors (FILE.json beside it) instead of the shipped one, for "
+        "--core spectrostream or --hf nsbg/blind",
     )
     sp.add_argument(
         "--side-kbps",

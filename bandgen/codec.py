@@ -40,13 +40,14 @@ from bandgen.bitstream import (
 from bandgen.core import CoreCodec, CoreParams, core_from_params, make_core
 from bandgen.core.factory import core_kbps_range
 from bandgen.decoder import (
+    Concealment,
     CoreToWork,
     Progress,
     decode_frames,
     packets_per_frame,
 )
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
-from bandgen.header import check_header, hf_decode_config
+from bandgen.header import FULL_BAND_CORES, check_header, hf_decode_config
 from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
@@ -202,7 +203,7 @@ class Codec:
         *,
         bitrate_kbps: float = 12.0,
         core: str = "aac",
-        hf: str = DEFAULT_HF,
+        hf: str | None = None,
         core_sample_rate: int | None = None,
         **hf_options: Any,
     ) -> Codec:
@@ -210,11 +211,20 @@ class Codec:
 
         Args:
             bitrate_kbps: total target per channel in kbit/s.
-            core: core codec name (``aac``, ``opus``, ``mp3``).
-            hf: high-band method name (see :func:`bandgen.hf.registry.available`).
+            core: core codec name (``aac``, ``opus``, ``mp3``), or ``spectrostream``, the
+                full-band neural codec (:mod:`bandgen.spectro_codec`; ``hf`` none or ``None``).
+            hf: high-band method name (see :func:`bandgen.hf.registry.available`; default
+                :data:`~bandgen.hf.registry.DEFAULT_HF`).
             core_sample_rate: force the core's sampling rate instead of the mode table's.
             **hf_options: passed to the high-band coder's constructor.
         """
+        if core in FULL_BAND_CORES:
+            from bandgen.spectro_codec import SpectroCodec
+
+            return SpectroCodec.create(
+                bitrate_kbps=bitrate_kbps, hf=hf, core_sample_rate=core_sample_rate, **hf_options
+            )
+        hf = DEFAULT_HF if hf is None else hf
         if not (
             isinstance(bitrate_kbps, numbers.Real)
             and math.isfinite(bitrate_kbps)
@@ -252,6 +262,10 @@ class Codec:
                 length the frame count cannot hold.
         """
         check_header(header)
+        if header["core"]["name"] in FULL_BAND_CORES:
+            from bandgen.spectro_codec import SpectroCodec
+
+            return SpectroCodec.from_header(header, weights=weights)
         hf_info = header["hf"]
         hf_config = hf_decode_config(hf_info, weights)
         try:
@@ -407,13 +421,17 @@ class Codec:
     # ----------------------------------------------------------------- decoding
 
     def decode_frames(
-        self, reader: ContainerReader, *, progress: Progress | None = None
+        self,
+        reader: ContainerReader,
+        *,
+        progress: Progress | None = None,
+        concealment: Concealment | None = None,
     ) -> Iterator[np.ndarray]:
         """Decode a container's frames; yields float32 blocks ``[C, n]`` at 48 kHz.
 
         See :func:`bandgen.decoder.decode_frames` (loss concealment for salvaged streams).
         """
-        return decode_frames(self, reader, progress=progress)
+        return decode_frames(self, reader, progress=progress, concealment=concealment)
 
     # ---------------------------------------------------------------- in memory
 

@@ -26,3 +26,8 @@ class ConfigError(BandgenError):
 
 class MissingDependencyError(BandgenError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class BandgenWarning(UserWarning):
+    """Something bandgen did differently from what was asked (e.g. a bitrate capped); the CLI
+    prints it as ``bandgen: warning: ...``."""

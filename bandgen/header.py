@@ -63,6 +63,9 @@ _HF_CONFIG: dict[str, dict[str, _Rule]] = {
     },
 }
 
+FULL_BAND_CORES = ("spectrostream",)
+"""Cores that code the whole band jointly, with no high-band method (:mod:`bandgen.spectro_codec`)."""
+
 MODEL_METHODS = ("nsbg", "blind")
 """High-band methods whose decoder loads a trained model (named in the header)."""
 
@@ -123,8 +126,9 @@ def _check_core(core: Any) -> None:
     expected = {"name", "bitrate", "sample_rate", "cutoff_hz", "options"}
     if set(core) != expected:
         raise _fail("core", f"must hold exactly {sorted(expected)}, got {sorted(core)}")
-    if core["name"] not in CORE_NAMES:
-        raise _fail("core.name", f"{str(core['name'])[:40]!r} is not one of {CORE_NAMES}")
+    if core["name"] not in (*CORE_NAMES, *FULL_BAND_CORES):
+        names = (*CORE_NAMES, *FULL_BAND_CORES)
+        raise _fail("core.name", f"{str(core['name'])[:40]!r} is not one of {names}")
     _int(core, "bitrate", 1, 10_000_000, "core.bitrate")
     rate = _int(core, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, "core.sample_rate")
     _number(core, "cutoff_hz", 1.0, rate / 2, "core.cutoff_hz")
@@ -202,6 +206,31 @@ def check_header(header: Mapping[str, Any]) -> None:
     _number(header, "bitrate_kbps", 1e-3, 1e5, "bitrate_kbps")
     _check_core(header.get("core"))
     _check_hf(header.get("hf"))
+    if header["core"]["name"] in FULL_BAND_CORES:
+        _check_full_band(header)
+
+
+def _check_full_band(header: Mapping[str, Any]) -> None:
+    """A SpectroStream stream: no high band, and the model, levels and framing it names."""
+    if header["hf"].get("method") != "none" or header["hf"].get("config"):
+        raise _fail("hf", "must be the method 'none' with no config for a full-band core")
+    spec = _object(header.get("spectrostream"), "spectrostream", 8)
+    expected = {"model", "sha256", "levels", "code_bits", "embeddings_per_frame"}
+    if set(spec) != expected:
+        raise _fail("spectrostream", f"must hold exactly {sorted(expected)}, got {sorted(spec)}")
+    _text(spec["model"], "spectrostream.model")
+    if not isinstance(spec["sha256"], str) or not _SHA256.match(spec["sha256"]):
+        raise _fail("spectrostream.sha256", "is not a sha256 hex digest")
+    _int(spec, "code_bits", 1, 16, "spectrostream.code_bits")
+    _int(spec, "embeddings_per_frame", 1, 1024, "spectrostream.embeddings_per_frame")
+    levels = spec["levels"]
+    groups = (header["channels"] + 1) // 2
+    if not isinstance(levels, list) or len(levels) != groups:
+        raise _fail(
+            "spectrostream.levels", f"must list one level count per channel pair ({groups})"
+        )
+    for i, count in enumerate(levels):
+        _int({"n": count}, "n", 1, 1024, f"spectrostream.levels[{i}]")
 
 
 def hf_decode_config(
