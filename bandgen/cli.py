@@ -360,6 +360,7 @@ def _bandgen_warnings() -> Iterator[None]:
             previous(message, category, *args, **kw)  # type: ignore[arg-type]
 
     with warnings.catch_warnings():
+        warnings.simplefilter("always", BandgenWarning)
         previous = warnings.showwarning
         warnings.showwarning = show
         yield
