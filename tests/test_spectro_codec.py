@@ -11,6 +11,7 @@ import dataclasses
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ from bandgen.spectro_stream import unpack_codes
 from bandgen.train.checkpoint import export_weights
 
 SR = 48_000
-TEST_SIZE = {
+TEST_SIZE: dict[str, Any] = {
     "base_channels": 1,
     "enc_channels": (1, 1, 1, 1, 1, 2, 2),
     "dec_channels": (4, 2, 1, 1, 1, 1, 1),
