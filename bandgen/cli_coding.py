@@ -566,8 +566,8 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
         "--core",
         default="aac",
         choices=["aac", "opus", "mp3", "spectrostream"],
-        help="codec of the low band (default aac); spectrostream: the full-band neural codec "
-        "of paper 003, channel pairs coded jointly, no high band (--hf none or left out)",
+        help="codec of the low band (default aac); spectrostream: a neural codec of the whole "
+        "band, channel pairs coded jointly, no high band (--hf none or left out)",
     )
     sp.add_argument(
         "--hf",

@@ -24,7 +24,6 @@ from bandgen.cli import main
 from bandgen.codec import Codec
 from bandgen.errors import BandgenWarning, BitstreamError, ConfigError
 from bandgen.models.spectrostream import SpectroStream, SpectroStreamConfig
-from bandgen.pretrained.registry import load_weights
 from bandgen.spectro_codec import SpectroCodec, group_levels
 from bandgen.spectro_stream import unpack_codes
 from bandgen.train.checkpoint import export_weights
@@ -60,9 +59,9 @@ def weights(
 
 @pytest.fixture(scope="module")
 def model(weights: Path) -> SpectroStream:
-    net, _ = load_weights(weights, kind="spectrostream")
-    assert isinstance(net, SpectroStream)
-    return net
+    codec = Codec.create(core="spectrostream", weights=weights)
+    assert isinstance(codec, SpectroCodec) and isinstance(codec.model, SpectroStream)
+    return codec.model
 
 
 def test_levels_follow_the_rate_per_channel(model: SpectroStream) -> None:
