@@ -236,6 +236,10 @@ class SpectroCodec(Codec):
         from bandgen.spectro_stream import code_bits
 
         spec = header["spectrostream"]
+        if header.get("num_samples") is None or header.get("num_frames") is None:
+            raise BitstreamError(
+                "corrupt .bgn header: a SpectroStream stream states its length in its header"
+            )
         name, sha256 = spec["model"], spec["sha256"]
         if weights is None and name not in list_models(kind=SPECTRO_CORE):
             raise BitstreamError(
@@ -267,10 +271,8 @@ class SpectroCodec(Codec):
             )
         return cls(net, info, float(header["bitrate_kbps"]), levels=list(spec["levels"]))
 
-    def header(
-        self, *, channels: int, num_samples: int, source_rate: int, num_frames: int
-    ) -> dict[str, Any]:
-        """The JSON header of a stream this codec coded (module docstring)."""
+    def header(self, *, channels: int, source_rate: int) -> dict[str, Any]:
+        """The JSON header of a stream this codec codes, less its length (module docstring)."""
         from bandgen.spectro_stream import code_bits
 
         levels = self.levels or self.levels_for(channels)
@@ -280,8 +282,6 @@ class SpectroCodec(Codec):
             "sample_rate": WORK_RATE,
             "source_sample_rate": source_rate,
             "channels": channels,
-            "num_samples": num_samples,
-            "num_frames": num_frames,
             "bitrate_kbps": self.bitrate_kbps,
             "core": {
                 "name": SPECTRO_CORE,
@@ -354,14 +354,11 @@ class SpectroCodec(Codec):
             for data in packer.push(tail, last=True):
                 body.write(data)
             stats.num_frames, stats.core_bytes = packer.frames, packer.code_bytes
-            prelude = encode_header(
-                self.header(
-                    channels=stats.channels,
-                    num_samples=stats.num_samples,
-                    source_rate=sample_rate,
-                    num_frames=stats.num_frames,
-                )
-            )
+            header = self.header(channels=stats.channels, source_rate=sample_rate)
+            header.update(num_samples=stats.num_samples, num_frames=stats.num_frames)
+            # container version 1: the length in the header, which the decoder needs before the
+            # first frame (the last frame's size), at the cost of a seekable output
+            prelude = encode_header(header, version=1)
             out.write(prelude)
             body.seek(0)
             shutil.copyfileobj(body, out, 1 << 20)

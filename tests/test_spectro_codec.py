@@ -142,7 +142,7 @@ def _stream_kbps(bgn: Path, seconds: float, channels: int) -> float:
     """Rate of the frames (codes + framing), per channel: the file less its fixed header."""
     with open(bgn, "rb") as f:
         header = ContainerReader(f).header
-    body = bgn.stat().st_size - len(encode_header(header))
+    body = bgn.stat().st_size - len(encode_header(header, version=1))
     return body * 8 / 1000 / seconds / channels
 
 
@@ -263,11 +263,12 @@ def test_forged_headers_are_refused(weights: Path, synth_clip: Callable[..., np.
         synth_clip("speech", seconds=0.5), SR, core="spectrostream", bitrate_kbps=3, weights=weights
     )
     header = ContainerReader(io.BytesIO(data)).header
-    prelude = len(encode_header(header))
+    prelude = len(encode_header(header, version=1))
 
     def forge(**changes: object) -> bytes:
         spec = {**header["spectrostream"], **changes.pop("spec", {})}  # type: ignore[dict-item]
-        return encode_header({**header, **changes, "spectrostream": spec}) + data[prelude:]
+        forged = {**header, **changes, "spectrostream": spec}
+        return encode_header(forged, version=1) + data[prelude:]
 
     with pytest.raises(BitstreamError, match="levels"):
         bandgen.decode(forge(spec={"levels": [12, 12]}), weights=weights)
