@@ -45,6 +45,7 @@ from bandgen.train.checkpoint import (
     export_weights,
     load_checkpoint,
     save_checkpoint,
+    warm_start,
 )
 from bandgen.train.recipe import BaseRecipe
 
@@ -173,6 +174,8 @@ class SpectroTrainer:
             meta = load_checkpoint(self.out_dir / RESUME_FILE, **self._objects())
             self.step, best = int(meta["step"]), meta.get("best_mel")
             self.best = math.inf if best is None else float(best)
+        elif recipe.schedule.init_from is not None:
+            self._warm_start(Path(recipe.schedule.init_from))
         data = recipe.data
         entries = scan_corpus(
             data.corpus_dir, seed=data.split_seed, valid_fraction=data.valid_fraction
@@ -192,6 +195,17 @@ class SpectroTrainer:
         self._val: list[np.ndarray] | None = None
         self._validated_at = -1
         self.log_path = self.out_dir / "log.jsonl"
+
+    def _warm_start(self, path: Path) -> None:
+        """Start from a resume checkpoint's model, or from released weights (``.safetensors``
+        with a ``spectrostream`` JSON beside it: entries only, the EMA statistics restart)."""
+        if path.with_suffix(".json").exists() and not path.name.startswith("resume"):
+            from bandgen.pretrained.registry import load_weights
+
+            released, _ = load_weights(path, kind=KIND)
+            self.model.load_state_dict(released.state_dict())
+        else:
+            warm_start(path, {"model": self.model})
 
     def _objects(self) -> dict[str, Any]:
         modules: dict[str, nn.Module] = {"model": self.model}

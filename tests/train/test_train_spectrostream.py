@@ -95,3 +95,17 @@ def test_discriminator_sees_both_channels() -> None:
     assert len(out.logits) == 2 and len(out.fmaps[0]) == 4
     swapped = disc(wav.flip(1))
     assert not torch.allclose(out.logits[0], swapped.logits[0])
+
+
+def test_warm_start_from_released_weights(stereo_corpus: Path, tmp_path: Path) -> None:
+    recipe = _recipe(stereo_corpus)
+    first = SpectroTrainer(recipe, tmp_path / "a", device="cpu")
+    first.fit()
+    schedule = dataclasses.replace(
+        recipe.schedule, init_from=str(tmp_path / "a" / "best.safetensors")
+    )
+    second = SpectroTrainer(dataclasses.replace(recipe, schedule=schedule), tmp_path / "b")
+    assert second.step == 0
+    best = {k: v for k, v in first.model.state_dict().items() if k.endswith(".embed")}
+    for key, value in best.items():
+        assert torch.equal(second.model.state_dict()[key], value)
