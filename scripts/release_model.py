@@ -98,7 +98,9 @@ def main() -> None:
         kind = f"Blind SBG ({cfg.get('channels')} base channels, no side information)"
     else:
         kind = f"n-SBG ({cfg.get('channels')} base channels, {cfg.get('n_q')} RVQ stages)"
-    criterion = "LSD" if info.get("model") == "mp3restore" else "high-band LSD"
+    criterion = {"mp3restore": "LSD", "spectrostream": "mel distance"}.get(
+        str(info.get("model")), "high-band LSD"
+    )
     warm = resume["recipe"].get("schedule", {}).get("init_from")
     warm_line = f"\n- warm-started from `{warm}` (see the run's README)" if warm else ""
     core = info.get("core")

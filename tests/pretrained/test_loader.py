@@ -20,6 +20,7 @@ from bandgen.models.nsbg import NSBG
 from bandgen.pretrained import registry
 from bandgen.pretrained.catalog import card_dev_numbers, shipped_models
 from bandgen.restore import Restorer
+from bandgen.spectro_codec import SpectroCodec
 from bandgen.train.checkpoint import export_weights
 
 SHIPPED = registry.list_models()
@@ -27,7 +28,7 @@ SHIPPED = registry.list_models()
 
 def test_every_family_ships_a_model() -> None:
     kinds = {registry.model_kind(registry.model_info(name)) for name in SHIPPED}
-    assert {"nsbg", "mp3restore"} <= kinds and len(SHIPPED) >= 7
+    assert {"nsbg", "mp3restore", "spectrostream"} <= kinds and len(SHIPPED) >= 8
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -49,6 +50,8 @@ def test_bandgen_load_returns_what_the_name_is(name: str) -> None:
     built = bandgen.load(name)
     if kind == "mp3restore":
         assert isinstance(built, Restorer) and built.info["name"] == name
+    elif kind == "spectrostream":
+        assert isinstance(built, SpectroCodec) and built.info["name"] == name
     else:
         assert isinstance(built, Codec)
         blind = registry.model_info(name)["config"].get("blind", False)
