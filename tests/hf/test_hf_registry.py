@@ -46,10 +46,9 @@ def test_for_bitrate_picks_sbr_mode_and_meets_the_core() -> None:
     assert coder.config()["start_band"] == 10  # 3750 Hz: the 8 kHz core stops at 4000 Hz
     master = coder.tables.master  # type: ignore[attr-defined]
     assert master[0] == 10 and all(b > a for a, b in itertools.pairwise(master))
-    # a core reaching past the mode's k0 (11 = 4125 Hz) keeps FDK's start
-    assert (
-        registry.build_for_bitrate("sbr", 12, core_cutoff_hz=8000.0).config()["start_band"] is None
-    )
+    # a core reaching past the mode's k0 (11 = 4125 Hz): SBR starts where the core stops
+    # (band 21 of 375 Hz = 7875 Hz for an 8 kHz core)
+    assert registry.build_for_bitrate("sbr", 12, core_cutoff_hz=8000.0).config()["start_band"] == 21
     # the decoder rebuilds the same coder from the header's config
     again = registry.build("sbr", **coder.config())
     assert again.tables == coder.tables  # type: ignore[attr-defined]
