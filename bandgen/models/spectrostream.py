@@ -237,14 +237,11 @@ class SpectroEncoder(nn.Module):
         super().__init__()
         self.conv_in = SemicausalConv2d(2, cfg.base_channels, (7, 7))
         widths = (cfg.base_channels, *cfg.enc_channels)
-        units = [
+        self.shared = nn.ModuleList(
             ResidualDown2d(widths[i], widths[i + 1], stride)
-            for i, stride in enumerate(cfg.enc_strides)
-        ]
-        last = units.pop()
-        self.shared = nn.ModuleList(units)
+            for i, stride in enumerate(cfg.enc_strides[:-1])
+        )
         self.fused = ResidualDown2d(GROUPS * widths[-2], widths[-1], cfg.enc_strides[-1])
-        del last
         self.bottleneck = ResidualDown2d(widths[-1], widths[-1], (1, 1))
         flat = widths[-1] * (cfg.num_bins // cfg.freq_stride)
         self.head_skip = nn.Conv1d(flat, cfg.dim, 1)

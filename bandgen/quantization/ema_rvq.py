@@ -111,8 +111,9 @@ class EMACodebook(nn.Module):
         """EMA step towards the mean of the ``vectors [M, D]`` assigned to each entry."""
         vectors = vectors.float()
         if not bool(self.initialized):
-            self._seed(vectors, torch.ones_like(self.usage, dtype=torch.bool))
-            self.initialized.fill_(True)
+            if vectors.shape[0]:  # a step whose items all skip this level seeds nothing
+                self._seed(vectors, torch.ones_like(self.usage, dtype=torch.bool))
+                self.initialized.fill_(True)
             return
         onehot = F.one_hot(indices, self.embed.shape[0]).to(vectors.dtype)  # [M, K]
         counts = onehot.sum(0)
