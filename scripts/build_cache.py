@@ -1,11 +1,12 @@
 """Build the core-coded training cache of a corpus folder for one n-SBG mode (or any core).
 
 usage: python scripts/build_cache.py CORPUS_DIR CACHE_DIR [--mode 12k|16k] [--jobs N]
-                                     [--core aac|opus|mp3] [--kbps KBPS]
+                                     [--core aac|opus|mp3|bandlimit] [--kbps KBPS] [--core-rate HZ]
                                      [--max-hours H] [--seed S] [--valid-fraction F]
 
 ``--kbps`` overrides the mode's core rate, e.g. ``--core mp3 --kbps 32`` for the MP3
-restoration pairs (paper ``002``).
+restoration pairs (paper ``002``). ``--core bandlimit --core-rate 16000`` makes the pairs of
+blind extension and HP-codec: the input resampled to 16 kHz and back, not coded.
 
 CORPUS_DIR is any folder of audio, or the output of ``shared/data/tools/make_train_corpus.py``
 (its ``manifest.jsonl`` is used). Writes ``CACHE_DIR/<key>/`` (see ``bandgen/data/cache.py``)
@@ -37,13 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="12k", choices=sorted(CORE_KBPS))
     ap.add_argument("--core", default="aac")
     ap.add_argument("--kbps", type=float, default=None, help="core rate (default: the mode's)")
+    ap.add_argument(
+        "--core-rate",
+        type=int,
+        default=None,
+        help="force the core's sampling rate in Hz (--core bandlimit: 16000 = content to 8 kHz)",
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-hours", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0, help="split seed")
     ap.add_argument("--valid-fraction", type=float, default=0.02)
     a = ap.parse_args(argv)
 
-    core = make_core(a.core, CORE_KBPS[a.mode] if a.kbps is None else a.kbps)
+    kbps = CORE_KBPS[a.mode] if a.kbps is None else a.kbps
+    core = make_core(a.core, kbps, sample_rate=a.core_rate)
     entries = select_hours(
         scan_corpus(a.corpus_dir, seed=a.seed, valid_fraction=a.valid_fraction), a.max_hours
     )

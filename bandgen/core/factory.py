@@ -5,6 +5,7 @@ from __future__ import annotations
 from bandgen.errors import ConfigError
 
 from .aac import AacCore
+from .bandlimit import BANDLIMIT, BandLimitCore
 from .base import CoreCodec, CoreParams
 from .mp3 import Mp3Core
 from .opus import OpusCore
@@ -45,9 +46,15 @@ def make_core(
         exact_rate: code at exactly the target where the codec can (Opus CBR).
         max_cutoff_hz: code no band above this (a high-band method regenerates it).
 
+    ``name`` may also be ``"bandlimit"`` (:mod:`bandgen.core.bandlimit`, training and
+    evaluation only): the signal resampled to ``sample_rate`` (default 16 kHz), not coded;
+    ``bitrate_kbps`` is ignored.
+
     Raises:
         ConfigError: unknown name, unreachable bitrate or unsupported sample rate.
     """
+    if name == BANDLIMIT:
+        return BandLimitCore.for_rate(sample_rate)
     return _core_class(name).for_bitrate(
         bitrate_kbps, sample_rate=sample_rate, exact_rate=exact_rate, max_cutoff_hz=max_cutoff_hz
     )
@@ -72,4 +79,6 @@ def core_from_params(params: CoreParams) -> CoreCodec:
     Raises:
         ConfigError: unknown codec name or invalid params.
     """
+    if params.name == BANDLIMIT:
+        return BandLimitCore(params)
     return _core_class(params.name)(params)

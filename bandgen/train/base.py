@@ -210,7 +210,7 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         self._seed_rank()
 
         data = recipe.data
-        self.core = make_core(data.core, data.core_kbps)
+        self.core = make_core(data.core, data.core_kbps, sample_rate=data.core_rate)
         self.cache_dir = self._prepare_cache()
         self.dataset = SegmentDataset(
             self.cache_dir,

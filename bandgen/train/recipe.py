@@ -52,6 +52,8 @@ class DataConfig(Config):
         core: core codec name.
         core_kbps: core payload target per channel (n-SBG: see
             :data:`~bandgen.train.nsbg_recipe.CORE_KBPS`).
+        core_rate: force the core's sampling rate, Hz (``None``: the rate's mode table); the
+            ``bandlimit`` core of blind extension takes its band from it (16000: up to 8 kHz).
         segment_length: samples per training segment (a multiple of the model's ``n_fft``).
         batch_size: segments per step (per process under DDP).
         num_workers: DataLoader workers.
@@ -71,6 +73,7 @@ class DataConfig(Config):
     cache_root: str = "../corpus/cache"
     core: str = "aac"
     core_kbps: float = 8.6
+    core_rate: int | None = None
     segment_length: int = 45_056
     batch_size: int = 16
     num_workers: int = 2
