@@ -56,6 +56,9 @@ class NSBGConfig(Config):
             ``kernel_size``, ``encoder_*``, ``patch_dim`` and ``edge_notch`` are SEANet's.
         patch_channels: width of the patch generator's and envelope encoder's nets.
         latent_dim: side-info latent size per frame of the envelope encoder (patch only).
+        patch_span: how many core bands below ``k_c`` the patch copies from (patch only; an
+            even number, ``k_c - patch_span >= 1``): 4 (0.75-3.75 kHz for ``k_c = 5``); 8 for
+            an 8 kHz crossover (bands 2..9, 1.5-7.5 kHz).
     """
 
     k_c: int = 5
@@ -81,6 +84,7 @@ class NSBGConfig(Config):
     generator: str = "seanet"
     patch_channels: int = 64
     latent_dim: int = 64
+    patch_span: int = 4
 
     def __post_init__(self) -> None:
         if not 0 < self.k_c <= self.k_h < self.num_bands:
@@ -94,6 +98,13 @@ class NSBGConfig(Config):
         if self.n_fft % hop:
             raise ConfigError(
                 f"n_fft={self.n_fft} must be a multiple of num_bands * prod(strides) = {hop}"
+            )
+        if self.generator == "patch" and (
+            self.patch_span < 2 or self.patch_span % 2 or self.k_c - self.patch_span < 1
+        ):
+            raise ConfigError(
+                f"patch_span must be even, >= 2 and at most k_c - 1; got patch_span="
+                f"{self.patch_span} with k_c={self.k_c}"
             )
         if len(self.encoder_widths) != len(self.encoder_blocks):
             raise ConfigError("encoder_widths and encoder_blocks must have the same length")

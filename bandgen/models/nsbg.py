@@ -182,6 +182,7 @@ class NSBG(nn.Module):
         self.generator = PatchEnvelopeGenerator(
             k_c=cfg.k_c,
             k_h=cfg.k_h,
+            span=cfg.patch_span,
             channels=cfg.patch_channels,
             cond_dim=latent_dim,
             hop=PATCH_HOP,

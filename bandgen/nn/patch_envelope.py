@@ -48,15 +48,20 @@ NOISE_PERIOD = 8192
 """Length of the fixed noise sequence per band, sub-band samples (5.5 s at 48 kHz)."""
 
 
-def patch_sources(k_c: int, k_h: int) -> list[int]:
-    """Core band copied into each generated band ``k_c..k_h``: ``k - 4 * ceil((k - 4) / 4)``.
+def patch_sources(k_c: int, k_h: int, span: int = 4) -> list[int]:
+    """Core band copied into each generated band ``k_c..k_h``:
+    ``k - span * ceil((k - k_c + 1) / span)``.
 
-    Sources are bands ``1..4`` (0.75-3.75 kHz) shifted by multiples of 4 bands (3 kHz), an even
-    number of PQMF bands so that the copied spectrum is not mirrored. Needs ``k_c >= 5``.
+    Sources are the ``span`` core bands below ``k_c`` (``span = 4``, ``k_c = 5``: bands 1..4,
+    0.75-3.75 kHz) shifted by multiples of ``span`` bands, an even number of PQMF bands so that
+    the copied spectrum is not mirrored. Needs an even ``span`` and ``k_c - span >= 1`` (band 0
+    holds DC and is never copied).
     """
-    if k_c < 5:
-        raise ValueError(f"patching needs the core to hold bands 1..4 (k_c >= 5), got {k_c}")
-    return [k - 4 * -(-(k - 4) // 4) for k in range(k_c, k_h + 1)]
+    if span < 2 or span % 2 or k_c - span < 1:
+        raise ValueError(
+            f"patching needs an even span of core bands above band 0; got span={span}, k_c={k_c}"
+        )
+    return [k - span * -(-(k - k_c + 1) // span) for k in range(k_c, k_h + 1)]
 
 
 def log_energy(bands: Tensor, hop: int) -> Tensor:
@@ -84,6 +89,7 @@ class PatchEnvelopeGenerator(nn.Module):
     Args:
         k_c: first generated band (core bands ``0..k_c-1``).
         k_h: last generated band.
+        span: core bands the patch copies from (:func:`patch_sources`).
         channels: width of the feature and parameter nets.
         cond_dim: side-info latent size (``None``: blind).
         hop: sub-band samples per parameter step (8).
@@ -103,6 +109,7 @@ class PatchEnvelopeGenerator(nn.Module):
         *,
         k_c: int,
         k_h: int,
+        span: int = 4,
         channels: int = 64,
         cond_dim: int | None = None,
         hop: int = 8,
@@ -112,7 +119,9 @@ class PatchEnvelopeGenerator(nn.Module):
         self.k_c, self.hop, self.frame_hops = k_c, hop, frame_hops
         self.hop_length = hop
         self.num_out = k_h - k_c + 1
-        self.register_buffer("sources", torch.tensor(patch_sources(k_c, k_h)), persistent=False)
+        self.register_buffer(
+            "sources", torch.tensor(patch_sources(k_c, k_h, span)), persistent=False
+        )
         gen = torch.Generator().manual_seed(1234)
         noise = torch.randn(self.num_out, NOISE_PERIOD, generator=gen)
         self.register_buffer("noise", noise / noise.std(dim=1, keepdim=True), persistent=False)

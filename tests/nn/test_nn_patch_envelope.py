@@ -22,8 +22,19 @@ def test_patch_sources_are_upright_copies_of_bands_1_to_4() -> None:
     assert patch_sources(5, 14) == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2]
     for k, j in zip(range(5, 27), patch_sources(5, 26), strict=True):
         assert 1 <= j <= 4 and (k - j) % 2 == 0  # even shift: the spectrum is not mirrored
-    with pytest.raises(ValueError, match="k_c >= 5"):
+    with pytest.raises(ValueError, match="span=4, k_c=4"):
         patch_sources(4, 10)
+
+
+def test_patch_span_copies_the_top_core_bands() -> None:
+    # an 8 kHz crossover (k_c = 10) patching from the 8 bands below it (1.5-7.5 kHz)
+    sources = patch_sources(10, 29, span=8)
+    assert sources[:8] == list(range(2, 10)) and set(sources) == set(range(2, 10))
+    assert all((k - j) % 2 == 0 for k, j in zip(range(10, 30), sources, strict=True))
+    with pytest.raises(ValueError, match="even span"):
+        patch_sources(10, 29, span=7)
+    with pytest.raises(ValueError, match="even span"):
+        patch_sources(8, 29, span=8)  # would copy band 0 (DC)
 
 
 def test_shapes_and_initial_level() -> None:
