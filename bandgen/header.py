@@ -55,11 +55,13 @@ _HF_CONFIG: dict[str, dict[str, _Rule]] = {
         "sha256": ((str,), _SHA256),
         "n_q": ((int,), range(1, 65)),
         "chunk_frames": ((int,), range(1, 1025)),
+        "core_bands": ((int,), range(1, 65)),
     },
     "blind": {
         "model": ((str,), "label"),
         "sha256": ((str,), _SHA256),
         "chunk_frames": ((int,), range(1, 1025)),
+        "core_bands": ((int,), range(1, 65)),
     },
 }
 

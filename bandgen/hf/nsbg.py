@@ -26,7 +26,7 @@ from bandgen.hf.base import HighBandCoder, HighBandDecoder, HighBandEncoder
 if TYPE_CHECKING:
     from bandgen.models.nsbg import NSBG
 
-__all__ = ["NsbgBlindCoder", "NsbgCoder", "pack_codes", "unpack_codes"]
+__all__ = ["NsbgBlindCoder", "NsbgCoder", "crossover_bands", "pack_codes", "unpack_codes"]
 
 MODES_KBPS = (12, 16, 24)
 """Total rates the shipped n-SBG models are released for (paper ``000`` Table 1, plus 24)."""
@@ -53,6 +53,21 @@ def unpack_codes(payload: bytes, num_codes: int, bits: int, *, context: str) -> 
         )
     reader = BitReader(payload, context=context)
     return np.array([reader.read(bits) for _ in range(num_codes)], dtype=np.int64)
+
+
+def crossover_bands(model: NSBG, core_cutoff_hz: float | None) -> int:
+    """The core bands to keep below the generated ones for a core coded up to
+    ``core_cutoff_hz``: the PQMF band edge nearest that cut-off, within ``[k_c, k_h + 1]``.
+
+    The 24 kbps AAC core (8 kHz low-pass) keeps bands 0..10 (to 8.25 kHz) instead of 0..4:
+    on 6 dev clips ViSQOL 3.61 -> 3.71 and mel 1.05 -> 0.99 (issue 13 note). A core at the
+    model's crossover (4 kHz: band 5.3) keeps ``k_c``, as the model was trained.
+    """
+    cfg = model.config
+    if core_cutoff_hz is None:
+        return cfg.k_c
+    band_hz = 24_000 / cfg.num_bands
+    return min(max(round(core_cutoff_hz / band_hz), cfg.k_c), cfg.k_h + 1)
 
 
 def _shipped(blind: bool, bitrate_kbps: float) -> str:
@@ -97,6 +112,7 @@ class _NsbgBase(HighBandCoder):
         weights: str | os.PathLike[str] | None = None,
         sha256: str | None = None,
         chunk_frames: int = 32,
+        core_bands: int | None = None,
     ) -> None:
         from bandgen.pretrained.registry import load_shared
 
@@ -119,6 +135,9 @@ class _NsbgBase(HighBandCoder):
         if self.model.config.blind != self.blind:
             want = "a blind" if self.blind else "an n-SBG (non-blind)"
             raise ConfigError(f"--hf {self.name} needs {want} model; {self.model_name!r} is not")
+        if core_bands is not None and not isinstance(core_bands, int):
+            raise ConfigError(f"core_bands must be a whole number of bands, got {core_bands!r}")
+        self.core_bands = self.model.check_core_bands(core_bands)
 
     @property
     def frame_length(self) -> int:
@@ -134,7 +153,17 @@ class _NsbgBase(HighBandCoder):
     def _base_config(self) -> dict[str, Any]:
         # the model by name and hash only, never a path: a decoder loads a shipped model or
         # the weights its user passes (bandgen.header.hf_decode_config)
-        return {"model": self.model_name, "sha256": self.sha256}
+        config: dict[str, Any] = {"model": self.model_name, "sha256": self.sha256}
+        if self.core_bands != self.model.config.k_c:  # streams at the crossover stay as before
+            config["core_bands"] = self.core_bands
+        return config
+
+    def _decoder(self, unpack: Any) -> HighBandDecoder:
+        from bandgen.hf.nsbg_stream import NsbgStreamDecoder
+
+        return NsbgStreamDecoder(
+            self.model, unpack, chunk_frames=self.chunk_frames, core_bands=self.core_bands
+        )
 
 
 class NsbgCoder(_NsbgBase):
@@ -147,6 +176,8 @@ class NsbgCoder(_NsbgBase):
         weights: a ``.safetensors`` file (with its ``.json`` beside it) instead of a shipped model.
         sha256: the weights hash a stream was coded with; a mismatch is a :class:`BitstreamError`.
         chunk_frames: frames the streaming coders process per step (memory vs. re-computation).
+        core_bands: PQMF bands of the decoded core kept below the generated ones (default the
+            model's ``k_c``; more where the core is coded wider than the model's crossover).
     """
 
     name = "nsbg"
@@ -158,8 +189,11 @@ class NsbgCoder(_NsbgBase):
         weights: str | os.PathLike[str] | None = None,
         sha256: str | None = None,
         chunk_frames: int = 32,
+        core_bands: int | None = None,
     ) -> None:
-        super().__init__(model, weights=weights, sha256=sha256, chunk_frames=chunk_frames)
+        super().__init__(
+            model, weights=weights, sha256=sha256, chunk_frames=chunk_frames, core_bands=core_bands
+        )
         stages = self.model.config.n_q
         # a model released for a mode may send fewer stages than it has (one set of weights
         # trained with quantiser dropout serves several modes): its JSON's ``n_q``
@@ -182,12 +216,14 @@ class NsbgCoder(_NsbgBase):
 
         ``side_kbps`` caps the side info: ``n_q = floor(side_kbps / 0.234375)`` stages (10 bit x
         23.4375 frames/s each), at least 1 and at most the model's. ``options`` (``model``,
-        ``weights``, ``n_q``, ...) go to the constructor; the core's cut-off is not used (the
-        model's crossover is fixed at band ``k_c``).
+        ``weights``, ``n_q``, ``core_bands``, ...) go to the constructor; the core's cut-off
+        sets ``core_bands`` unless given (:func:`crossover_bands`).
         """
         if options.get("model") is None and options.get("weights") is None:
             options["model"] = _shipped(False, bitrate_kbps)
         coder = cls(**options)
+        if options.get("core_bands") is None:
+            coder.core_bands = crossover_bands(coder.model, core_cutoff_hz)
         if side_kbps is not None:
             if not side_kbps > 0:
                 raise ConfigError(f"side_kbps must be positive, got {side_kbps}")
@@ -241,9 +277,7 @@ class NsbgCoder(_NsbgBase):
         return NsbgStreamEncoder(self.model, self.n_q, self.pack, chunk_frames=self.chunk_frames)
 
     def new_decoder(self) -> HighBandDecoder:
-        from bandgen.hf.nsbg_stream import NsbgStreamDecoder
-
-        return NsbgStreamDecoder(self.model, self.unpack, chunk_frames=self.chunk_frames)
+        return self._decoder(self.unpack)
 
 
 class NsbgBlindCoder(_NsbgBase):
@@ -254,6 +288,7 @@ class NsbgBlindCoder(_NsbgBase):
         weights: a ``.safetensors`` file (with its ``.json``) of a blind model.
         sha256: the weights hash a stream was coded with; a mismatch is a :class:`BitstreamError`.
         chunk_frames: frames the streaming decoder processes per step.
+        core_bands: PQMF bands of the decoded core kept below the generated ones.
     """
 
     name = "blind"
@@ -265,17 +300,24 @@ class NsbgBlindCoder(_NsbgBase):
         weights: str | os.PathLike[str] | None = None,
         sha256: str | None = None,
         chunk_frames: int = 32,
+        core_bands: int | None = None,
     ) -> None:
-        super().__init__(model, weights=weights, sha256=sha256, chunk_frames=chunk_frames)
+        super().__init__(
+            model, weights=weights, sha256=sha256, chunk_frames=chunk_frames, core_bands=core_bands
+        )
 
     @classmethod
     def for_bitrate(
         cls, bitrate_kbps: float, *, core_cutoff_hz: float | None = None, **options: Any
     ) -> NsbgBlindCoder:
-        """The shipped blind model for the mode nearest ``bitrate_kbps`` (unless given)."""
+        """The shipped blind model for the mode nearest ``bitrate_kbps`` (unless given); the
+        core's cut-off sets ``core_bands`` unless given (:func:`crossover_bands`)."""
         if options.get("model") is None and options.get("weights") is None:
             options["model"] = _shipped(True, bitrate_kbps)
-        return cls(**options)
+        coder = cls(**options)
+        if options.get("core_bands") is None:
+            coder.core_bands = crossover_bands(coder.model, core_cutoff_hz)
+        return coder
 
     @property
     def bitrate(self) -> float:
@@ -294,6 +336,4 @@ class NsbgBlindCoder(_NsbgBase):
         return _NoSideInfo()
 
     def new_decoder(self) -> HighBandDecoder:
-        from bandgen.hf.nsbg_stream import NsbgStreamDecoder
-
-        return NsbgStreamDecoder(self.model, None, chunk_frames=self.chunk_frames)
+        return self._decoder(None)

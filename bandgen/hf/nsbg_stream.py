@@ -223,10 +223,19 @@ class NsbgStreamDecoder(HighBandDecoder):
     """Streaming n-SBG decoder: core blocks + payloads -> full-band output, equal to offline.
 
     ``unpack(payload, index)`` gives one frame's codes ``[K]``; ``None`` for the blind variant.
+    ``core_bands``: the core's bands kept below the generated ones (:meth:`NSBG.decode`).
     """
 
-    def __init__(self, model: NSBG, unpack: Unpack | None, *, chunk_frames: int = 32) -> None:
+    def __init__(
+        self,
+        model: NSBG,
+        unpack: Unpack | None,
+        *,
+        chunk_frames: int = 32,
+        core_bands: int | None = None,
+    ) -> None:
         self._model, self._unpack = model, unpack
+        self._keep = model.check_core_bands(core_bands)
         self._geo = StreamGeometry(model.config)
         self._chunk = chunk_frames * self._geo.frame
         self._core = _Buffer()
@@ -285,7 +294,7 @@ class NsbgStreamDecoder(HighBandDecoder):
                 self._history.popleft()
             codes = torch.from_numpy(np.stack(list(self._history), axis=1))[None]
         with torch.inference_mode():
-            wav = _decode_window(self._model, _tensor(core), codes, b - w0, w0)
+            wav = _decode_window(self._model, _tensor(core), codes, b - w0, w0, self._keep)
         # output [emitted, b - P) is settled; the final step gives the rest of the signal
         lo = self._emitted
         hi = max(self._core.end if final else b - geo.pqmf_half, lo)
@@ -294,16 +303,18 @@ class NsbgStreamDecoder(HighBandDecoder):
 
 
 def _decode_window(
-    model: NSBG, core: Tensor, codes: Tensor | None, length: int, start: int
+    model: NSBG, core: Tensor, codes: Tensor | None, length: int, start: int, keep: int
 ) -> Tensor:
     """Full-band output ``[1, 1, length]`` of a window that starts at sample ``start`` of the
-    stream and whose core runs ``core_ahead`` past it."""
+    stream and whose core runs ``core_ahead`` past it; the core's lowest ``keep`` bands are
+    kept (:meth:`NSBG.splice`)."""
     from bandgen.dsp.pqmf import fill_bands
     from bandgen.models.nsbg import bound_generated
 
     cfg = model.config
-    core_bands = model.pqmf.analysis(core, bands=cfg.k_c)[..., : length // cfg.num_bands]
+    kept = model.pqmf.analysis(core, bands=keep)[..., : length // cfg.num_bands]
+    core_bands = kept[:, : cfg.k_c]
     z_q = None if codes is None or model.quantizer is None else model.quantizer.decode(codes)
     high = model.generate(model.embed(core_bands), z_q, offset=start // cfg.num_bands)
     high = bound_generated(core_bands, high)  # per hop: windows start on a frame, so on a hop
-    return model.pqmf.synthesis(fill_bands([core_bands, high], cfg.num_bands))
+    return model.pqmf.synthesis(fill_bands(list(model.splice(kept, high)), cfg.num_bands))

@@ -355,15 +355,22 @@ class NSBG(nn.Module):
         _, embedding = self._core(core)
         return self.quantizer.encode(self.latents(target, embedding), n_q)
 
-    def decode(self, core_wav48: Tensor, codes: Tensor | None = None) -> Tensor:
+    def decode(
+        self, core_wav48: Tensor, codes: Tensor | None = None, *, keep_bands: int | None = None
+    ) -> Tensor:
         """Regenerate the high band: ``core_wav48 [B, 1, T]``, ``codes [B, K, N] -> [B, 1, T]``.
 
         ``K`` may be fewer than ``n_q`` stages; ``codes`` is ignored (may be ``None``) when blind.
         The generated bands are held within :func:`bound_generated` of the core.
+        ``keep_bands`` (default ``k_c``): PQMF bands of the decoded core kept in the output,
+        from band 0 up; the generated bands replace only those above (see :meth:`splice`).
         """
         length = core_wav48.shape[-1]
         core = self._pad(core_wav48, "core_wav48")
-        core_bands, embedding = self._core(core)
+        keep = self.check_core_bands(keep_bands)
+        kept = self.pqmf.analysis(core, bands=keep)
+        core_bands = kept[:, : self.config.k_c]
+        embedding = self.embed(core_bands)
         z_q = None
         if self.quantizer is not None:
             frames = core.shape[-1] // self.config.n_fft
@@ -372,4 +379,31 @@ class NSBG(nn.Module):
                 raise ValueError(f"codes must be [{core.shape[0]}, K, {frames}], got {got}")
             z_q = self.quantizer.decode(codes)
         bands_hat = bound_generated(core_bands, self.generate(embedding, z_q))
-        return self._synthesize(core_bands, bands_hat, length)
+        return self._synthesize(*self.splice(kept, bands_hat), length)
+
+    def check_core_bands(self, core_bands: int | None) -> int:
+        """The number of core bands to keep: ``core_bands`` checked, ``k_c`` if ``None``.
+
+        Raises:
+            ConfigError: outside ``[k_c, k_h + 1]``.
+        """
+        cfg = self.config
+        if core_bands is None:
+            return cfg.k_c
+        if not cfg.k_c <= core_bands <= cfg.k_h + 1:
+            raise ConfigError(
+                f"core_bands must be between {cfg.k_c} (the model's crossover) and "
+                f"{cfg.k_h + 1} (its top band + 1), got {core_bands}"
+            )
+        return core_bands
+
+    def splice(self, kept: Tensor, bands_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoded core's bands ``kept [B, K, N]`` (``k_c <= K <= k_h + 1``) and the
+        generated bands ``k_c..k_h`` ``[B, G, N]`` -> the core's ``K`` bands and the generated
+        bands above them, ready for :meth:`_synthesize`.
+
+        Not in paper ``000``: a core coded wider than the model's crossover (the 24 kbps mode's
+        AAC core reaches 8 kHz, the model's crossover is 3.75 kHz) keeps its own bands up to
+        where it stops; the model, its side info and the bands above are unchanged.
+        """
+        return kept, bands_hat[:, kept.shape[1] - self.config.k_c :]

@@ -18,7 +18,13 @@ from bandgen.codec import Codec
 from bandgen.errors import BitstreamError, ConfigError
 from bandgen.hf import registry
 from bandgen.hf.none import NoneCoder
-from bandgen.hf.nsbg import NsbgBlindCoder, NsbgCoder, pack_codes, unpack_codes
+from bandgen.hf.nsbg import (
+    NsbgBlindCoder,
+    NsbgCoder,
+    crossover_bands,
+    pack_codes,
+    unpack_codes,
+)
 from bandgen.hf.nsbg_stream import StreamGeometry, _generator_past
 from bandgen.models import nsbg as nsbg_model
 from bandgen.models.config import NSBGConfig
@@ -357,3 +363,74 @@ def test_bound_leaves_normal_decodes_unchanged(
     bounded = coder.decode(core, payloads)
     monkeypatch.setattr(nsbg_model, "bound_generated", lambda core_bands, high: high)
     np.testing.assert_array_equal(bounded, coder.decode(core, payloads))
+
+
+def _core_bands_output(model: NSBG, core: np.ndarray, keep: int) -> np.ndarray:
+    """The decoded core's bands ``0..keep-1`` alone, PQMF-synthesised: ``[T]``."""
+    from bandgen.dsp.pqmf import fill_bands
+
+    with torch.inference_mode():
+        padded = model._pad(torch.from_numpy(core)[None, None], "core")
+        kept = model.pqmf.analysis(padded, bands=keep)
+        wav = model.pqmf.synthesis(fill_bands([kept], model.config.num_bands))
+    return wav[0, 0, : core.shape[0]].numpy()
+
+
+def test_core_bands_keep_the_core_below_the_generated_band(patch_weights: Path) -> None:
+    """``core_bands`` keeps the decoded core's own bands up to a wider crossover; the side
+    info, the model and the generated bands above it are unchanged; stream == offline."""
+    coder = NsbgCoder(weights=str(patch_weights), core_bands=8, chunk_frames=2)
+    cfg = coder.model.config
+    wav, core = _signal(StreamGeometry(cfg).decoder_context + 3 * 2048 + 123)
+    payloads = coder.encode(wav, core)
+    assert payloads == NsbgCoder(weights=str(patch_weights)).encode(wav, core)
+    codes = torch.from_numpy(np.stack([coder.unpack(p) for p in payloads], axis=1))[None]
+    with torch.inference_mode():
+        c = torch.from_numpy(core)[None, None]
+        offline = {k: coder.model.decode(c, codes, keep_bands=k)[0, 0].numpy() for k in (5, 8)}
+        default = coder.model.decode(c, codes)[0, 0].numpy()
+    np.testing.assert_allclose(coder.decode(core, payloads), offline[8], atol=2e-5)
+    np.testing.assert_array_equal(offline[5], default)
+    assert np.abs(offline[8] - offline[5]).max() > 1e-3
+    # every generated band replaced: the core's bands 0..k_h alone, whatever the codes say
+    with torch.inference_mode():
+        top = coder.model.decode(c, codes, keep_bands=cfg.k_h + 1)[0, 0].numpy()
+    np.testing.assert_allclose(top, _core_bands_output(coder.model, core, cfg.k_h + 1), atol=1e-6)
+    for bad in (cfg.k_c - 1, cfg.k_h + 2):
+        with pytest.raises(ConfigError, match="core_bands must be between"):
+            NsbgCoder(weights=str(patch_weights), core_bands=bad)
+
+
+def test_core_bands_travel_in_the_header(patch_weights: Path) -> None:
+    """A stream keeps as many core bands at decode as its encoder chose; at the model's
+    crossover the header stays as before (no key)."""
+    wav, _ = _signal(48_000 + 77)
+    plain = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(patch_weights))
+    assert "core_bands" not in plain.hf.config()
+    wide = Codec.create(bitrate_kbps=12, hf="nsbg", weights=str(patch_weights), core_bands=7)
+    data = wide.encode(wav, 48_000)
+    reader = ContainerReader(io.BytesIO(data))
+    assert reader.header["hf"]["config"]["core_bands"] == 7
+    core_only = Codec(wide.core, NoneCoder(), 12).decode_frames(ContainerReader(io.BytesIO(data)))
+    core = np.concatenate(list(core_only), axis=1)[0]
+    payloads = [s for f in ContainerReader(io.BytesIO(data)) for s in f.channels[0].side]
+    expected = NsbgCoder(weights=str(patch_weights), core_bands=7).decode(core, payloads)
+    np.testing.assert_allclose(Codec.decode(data, weights=patch_weights)[0], expected, atol=2e-5)
+    forged = json.loads(json.dumps(reader.header))
+    forged["hf"]["config"]["core_bands"] = 2
+    with pytest.raises(BitstreamError, match="core_bands must be between"):
+        Codec.from_header(forged, weights=patch_weights)
+
+
+def test_core_bands_follow_the_core_cutoff(patch_weights: Path, tmp_path: Path) -> None:
+    """The core keeps its bands up to the band edge nearest its low-pass: the 24 kbps AAC
+    core (8 kHz) keeps bands 0..10, the 12 kbps one (4 kHz) the model's own 0..4."""
+    for kbps, cutoff_hz, bands in ((12, 4000.0, 5), (24, 8000.0, 11)):
+        codec = Codec.create(bitrate_kbps=kbps, hf="nsbg", weights=str(patch_weights))
+        assert codec.core.cutoff_hz == cutoff_hz and codec.hf.core_bands == bands  # type: ignore[attr-defined]
+    assert crossover_bands(NsbgCoder(weights=str(patch_weights)).model, 20_000.0) == 15  # k_h + 1
+    asked = Codec.create(bitrate_kbps=24, hf="nsbg", weights=str(patch_weights), core_bands=6)
+    assert asked.hf.config()["core_bands"] == 6
+    blind = _export(tmp_path / "blind.safetensors", blind=True, generator="patch")
+    codec = Codec.create(bitrate_kbps=24, hf="blind", weights=str(blind))
+    assert codec.hf.config()["core_bands"] == 11
