@@ -2,7 +2,7 @@
 
 The public API (``load``, which builds whatever a name names: a codec or a shipped model of
 any family; ``load_codec``, ``encode``, ``decode``, ``encode_file``, ``decode_file``, ``info``,
-``load_restorer``, ``restore_file``) lives in :mod:`bandgen.api` and is imported lazily, so
+``load_restorer``, ``restore_file``, ``load_extender``, ``extend_file``) lives in :mod:`bandgen.api` and is imported lazily, so
 ``import bandgen`` stays cheap.
 """
 
@@ -18,9 +18,11 @@ __all__ = [
     "decode_file",
     "encode",
     "encode_file",
+    "extend_file",
     "info",
     "load",
     "load_codec",
+    "load_extender",
     "load_restorer",
     "restore_file",
 ]

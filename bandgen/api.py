@@ -9,6 +9,7 @@ Example::
     bandgen.encode_file("song.flac", "song.bgn", bitrate_kbps=12)
     bandgen.decode_file("song.bgn", "song.wav")
     bandgen.restore_file("old_32k.mp3", "restored.wav")   # blind MP3 restoration (paper 002)
+    bandgen.extend_file("phone_16k.wav", "full.wav")      # blind bandwidth extension to 48 kHz
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ from bandgen.audio.io import (
     output_format,
     probe,
 )
+from bandgen.audio.pipeline import check_distinct as _distinct
+from bandgen.audio.pipeline import process_file
 from bandgen.audio.resample import StreamResampler
 from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.decoder import Concealment
-from bandgen.errors import AudioInputError, ConfigError
+from bandgen.errors import ConfigError
+from bandgen.extend import extend_file as extend_file
+from bandgen.extend import load_extender as load_extender
 from bandgen.header import check_header
 from bandgen.hf.registry import DEFAULT_HF
 from bandgen.stream_info import StreamInfo as StreamInfo  # re-exported: bandgen.info(path)
@@ -142,11 +147,6 @@ def decode(
     coded with, when that model is not shipped with bandgen; its sha256 must match the stream's.
     """
     return Codec.decode(data, salvage=salvage, weights=weights), WORK_RATE
-
-
-def _distinct(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    if Path(dst).exists() and Path(src).exists() and Path(src).resolve() == Path(dst).resolve():
-        raise ConfigError(f"output {dst} is the input file; choose another output path")
 
 
 def encode_file(
@@ -397,28 +397,23 @@ def restore_file(
     work = restorer.sample_rate
     out_rate = source.sample_rate if source.sample_rate in RESTORE_OUTPUT_RATES else work
     out_rate = sample_rate or out_rate
-    up = StreamResampler(source.sample_rate, work, source.channels)
-    down = StreamResampler(work, out_rate, source.channels)
-
-    def blocks() -> Any:
-        for block in iter_audio(src):
-            yield up.push(block)
-            if progress is not None:
-                progress(block.shape[1])
-        yield up.flush()
-
-    with AudioWriter(dst, out_rate, source.channels, bits=bits) as writer:
-        for restored in restorer.stream(blocks()):
-            writer.write(down.push(restored))
-        writer.write(down.flush())
-        if writer.num_samples == 0:
-            raise AudioInputError(f"{src} holds no audio samples (empty input)")
+    result = process_file(
+        src,
+        dst,
+        source,
+        restorer.stream,
+        in_rate=work,
+        work_rate=work,
+        out_rate=out_rate,
+        progress=progress,
+        bits=bits,
+    )
     return RestoreStats(
-        writer.num_samples,
+        result.num_samples,
         source.channels,
         out_rate,
         source.sample_rate,
         restorer.info.get("name", ""),
-        peak=writer.peak,
-        clipped_samples=writer.clipped,
+        peak=result.peak,
+        clipped_samples=result.clipped,
     )

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from bandgen import __version__
 from bandgen.cli_coding import add_coding_parsers, show_progress
+from bandgen.cli_extend import add_extend_parser
 from bandgen.errors import BandgenError
 from bandgen.threads import default_threads, set_threads
 
@@ -256,7 +257,8 @@ def threads_flag(sp: argparse.ArgumentParser) -> None:
 _DESCRIPTION = """\
 bandgen codes audio at low bitrates. A core codec (AAC-LC, Opus or MP3) codes the low
 band; a little side info lets the decoder regenerate the high band (neural n-SBG with
-the shipped models by default, or classic SBR). It also restores low-bitrate MP3s."""
+the shipped models by default, or classic SBR). It also restores low-bitrate MP3s and
+extends band-limited audio to 48 kHz."""
 
 _EPILOG = """\
 examples:
@@ -268,6 +270,7 @@ examples:
   ffmpeg -i in.mp4 -f wav - | bandgen encode - out.bgn
   bandgen decode out.bgn - | aplay
   bandgen restore old_32k.mp3 restored.wav
+  bandgen extend phone_16k.wav full.wav            # regenerate the band above 8 kHz
 
 'bandgen COMMAND --help' shows a command's options and their defaults."""
 
@@ -301,6 +304,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         g.add_argument("--no-progress", dest="progress", action="store_false")
 
     add_coding_parsers(sub, progress_flags, threads_flag, _Help)
+    add_extend_parser(sub, progress_flags, threads_flag, _Help)
 
     inf = sub.add_parser("info", help="show a .bgn file's header and bitrate split")
     inf.add_argument("input", help="a .bgn file")

@@ -413,29 +413,36 @@ def cmd_roundtrip(args: argparse.Namespace) -> int:
 # -- restore --------------------------------------------------------------------------------------
 
 
-def _restore_one(job: Job, args: argparse.Namespace) -> Summary:
-    from bandgen import api
+def model_job(
+    job: Job,
+    args: argparse.Namespace,
+    load: Callable[[], Any],
+    process: Callable[[str, str, Any, Any], Any],
+) -> tuple[Any, str]:
+    """One file of a command that runs a model over audio files (restore, extend).
+
+    Checks the output before the model is loaded, loads it once for all files
+    (``load()``, kept in ``args.processor``) and runs ``process(src, dst, model, progress)``
+    with a progress bar. Returns ``(process's stats, output format)``.
+    """
     from bandgen.audio.io import output_format, probe
 
-    start = time.perf_counter()
     fmt = _out_format(job, args)
     with local_paths(job, output_suffix=f".{fmt}") as (src, dst):
         info = probe(src)
         output_format(dst, args.bits)  # refuse a bad output before loading the model
-        if getattr(args, "restorer", None) is None:  # one model for all files
-            args.restorer = api.load_restorer(
-                args.model, weights=args.weights, int8=args.int8, chunk_seconds=args.chunk_seconds
-            )
+        if getattr(args, "processor", None) is None:  # one model for all files
+            args.processor = load()
         total = info.duration_s * info.sample_rate
         with progress_bar(total, "sample", _bar_for_one(args)) as bar:
-            stats = api.restore_file(
-                src,
-                dst,
-                restorer=args.restorer,
-                progress=bar,
-                sample_rate=args.rate,
-                bits=args.bits,
-            )
+            stats = process(src, dst, args.processor, bar)
+    return stats, fmt
+
+
+def model_summary(
+    job: Job, args: argparse.Namespace, stats: Any, fmt: str, start: float, model: str
+) -> Summary:
+    """The summary of one file of :func:`model_job` (``stats``: a ``RestoreStats`` or alike)."""
     seconds = stats.num_samples / stats.sample_rate
     return {
         "input": label(job.src, output=False),
@@ -444,7 +451,7 @@ def _restore_one(job: Job, args: argparse.Namespace) -> Summary:
         "channels": stats.channels,
         "sample_rate": stats.sample_rate,
         "input_sample_rate": stats.input_sample_rate,
-        "model": stats.model + (" int8" if args.int8 else ""),
+        "model": model,
         "peak": round(stats.peak, 6),
         "clipped_samples": stats.clipped_samples,
         "warnings": _clipping(stats.peak, stats.clipped_samples, stats.sample_rate, args.bits, fmt),
@@ -452,20 +459,39 @@ def _restore_one(job: Job, args: argparse.Namespace) -> Summary:
     }
 
 
-def _restore_text(s: Summary, verbose: bool) -> str:
+def model_text(s: Summary, verbose: bool) -> str:
+    """One line for a file of :func:`model_job`."""
     line = (
         f"{s['input']} -> {s['output']}: {s['duration_s']:.2f} s, {s['channels']} ch at "
         f"{s['sample_rate']} Hz"
     )
     if verbose:
-        line += f" (input {s['input_sample_rate']} Hz), model {s['model']}"
+        method = f"method {s['method']}, " if "method" in s else ""
+        line += f" (input {s['input_sample_rate']} Hz), {method}model {s['model']}"
     return f"{line}; {_speed(s['duration_s'], s['seconds'])}"
+
+
+def _restore_one(job: Job, args: argparse.Namespace) -> Summary:
+    from bandgen import api
+
+    start = time.perf_counter()
+    stats, fmt = model_job(
+        job,
+        args,
+        lambda: api.load_restorer(
+            args.model, weights=args.weights, int8=args.int8, chunk_seconds=args.chunk_seconds
+        ),
+        lambda src, dst, restorer, bar: api.restore_file(
+            src, dst, restorer=restorer, progress=bar, sample_rate=args.rate, bits=args.bits
+        ),
+    )
+    return model_summary(job, args, stats, fmt, start, stats.model + (" int8" if args.int8 else ""))
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     suffix = f".{args.format or 'wav'}"
     args.jobs = plan_jobs(args.files, args.output, suffix=suffix, input_suffixes=AUDIO_SUFFIXES)
-    return run_jobs(args, args.jobs, _restore_one, _restore_text)
+    return run_jobs(args, args.jobs, _restore_one, model_text)
 
 
 # -- parsers --------------------------------------------------------------------------------------
