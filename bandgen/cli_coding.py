@@ -564,7 +564,12 @@ def _audio_out(sp: argparse.ArgumentParser, rate_default: str) -> None:
 
 def _coder_options(args: argparse.Namespace) -> dict[str, Any]:
     """The coder options of ``--side-kbps`` and ``--weights``, those given."""
-    options = {"side_kbps": args.side_kbps, "weights": args.weights}
+    options = {
+        "side_kbps": args.side_kbps,
+        "weights": args.weights,
+        "stereo": getattr(args, "stereo", None),
+        "side_share": getattr(args, "side_share", None),
+    }
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -616,6 +621,21 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
         metavar="KBPS",
         help="cap the high band's side info (nsbg: in steps of 0.234 kbps); default: the "
         "mode's own",
+    )
+    sp.add_argument(
+        "--stereo",
+        default=None,
+        choices=["lr", "ms"],
+        help="lr: every channel coded on its own (default); ms: joint stereo, a stereo pair "
+        "coded as mid and side, the side channel given --side-share of the pair's bits",
+    )
+    sp.add_argument(
+        "--side-share",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="with --stereo ms, the side channel's share of the pair's bits, 0.05-0.5 "
+        "(default 0.3)",
     )
 
 

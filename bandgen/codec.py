@@ -51,6 +51,7 @@ from bandgen.header import FULL_BAND_CORES, check_header, hf_decode_config
 from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
 from bandgen.hf.registry import DEFAULT_HF
+from bandgen.stereo import PairRotator, StereoConfig, to_mid_side
 
 FEED_SAMPLES = 4800
 """The encoder codes its input in steps of at most this many 48 kHz samples (0.1 s)."""
@@ -162,11 +163,25 @@ class _EncoderState:
     originals: list[list[np.ndarray]]
     cores: list[list[np.ndarray]]
     assembler: _FrameAssembler
+    shares: list[float]
+    rotator: PairRotator | None = None
     stats: EncodeStats = field(default_factory=EncodeStats)
     writer: ContainerWriter | None = None
 
     def charge_all(self, bits: int) -> None:
-        """Share ``bits`` of the stream's own (header, framing) among the channels' cores."""
+        """Share ``bits`` of the stream's own (header, framing; with joint stereo, the side
+        info too) among the channels' cores.
+
+        Per channel, evenly. A joint-stereo pair's side core pays its share of them, and
+        the mid core, which steers to the whole pair's rate, pays all of them (and the side
+        core's packets): whatever the side core spends beyond its share, the mid core gives
+        up, so the pair lands on its rate even where the side core sits at its floor.
+        """
+        if self.rotator is not None:
+            mid, side = self.core_encoders
+            mid.charge(bits)
+            side.charge(round(bits * self.shares[1] / self.channels))
+            return
         for enc in self.core_encoders:
             enc.charge(bits // self.channels)
 
@@ -174,7 +189,9 @@ class _EncoderState:
 class Codec:
     """A core codec and a high-band coder working together at a total bitrate.
 
-    ``bitrate_kbps`` is per channel: every channel is coded as its own mono stream.
+    ``bitrate_kbps`` is per channel: every channel is coded as its own mono stream, or,
+    with ``stereo`` mode ``ms``, a stereo pair as mid and side with an uneven split of the
+    pair's bits (:mod:`bandgen.stereo`).
 
     Example::
 
@@ -190,12 +207,15 @@ class Codec:
         bitrate_kbps: float,
         *,
         frame_packets: int | None = None,
+        stereo: StereoConfig | None = None,
     ) -> None:
         self.core = core
         self.hf = hf
         self.bitrate_kbps = bitrate_kbps
         self.frame_packets = frame_packets or frame_packets_for(core)
         """Core packets per container frame (header ``frame_packets``)."""
+        self.stereo = stereo or StereoConfig()
+        """How a stereo pair is coded (per channel, or mid and side)."""
 
     @classmethod
     def create(
@@ -205,6 +225,8 @@ class Codec:
         core: str = "aac",
         hf: str | None = None,
         core_sample_rate: int | None = None,
+        stereo: str = "lr",
+        side_share: float | None = None,
         **hf_options: Any,
     ) -> Codec:
         """Build a codec whose core gets what the side info and container framing leave.
@@ -216,9 +238,24 @@ class Codec:
             hf: high-band method name (see :func:`bandgen.hf.registry.available`; default
                 :data:`~bandgen.hf.registry.DEFAULT_HF`).
             core_sample_rate: force the core's sampling rate instead of the mode table's.
+            stereo: ``lr`` (every channel on its own) or ``ms`` (a stereo pair as mid and
+                side, :mod:`bandgen.stereo`; mono and multichannel input stay per channel).
+            side_share: with ``ms``, the side channel's share of the pair's bits (default
+                :data:`~bandgen.stereo.DEFAULT_SIDE_SHARE`).
             **hf_options: passed to the high-band coder's constructor.
         """
+        if side_share is not None and stereo != "ms":
+            raise ConfigError(
+                "side_share (--side-share) is an option of joint stereo: add stereo='ms' "
+                "(--stereo ms)"
+            )
+        stereo_config = StereoConfig(stereo, *(() if side_share is None else (side_share,)))
         if core in FULL_BAND_CORES:
+            if stereo_config.mode != "lr":
+                raise ConfigError(
+                    f"--stereo {stereo} is for the band-split cores; --core {core} codes "
+                    "channel pairs jointly already"
+                )
             from bandgen.spectro_codec import SpectroCodec
 
             return SpectroCodec.create(
@@ -241,7 +278,7 @@ class Codec:
         core_codec = _core_for_total(
             core, hf, hf_coder, bitrate_kbps, core_sample_rate, checked=True
         )
-        return cls(core_codec, hf_coder, bitrate_kbps)
+        return cls(core_codec, hf_coder, bitrate_kbps, stereo=stereo_config)
 
     @classmethod
     def from_header(
@@ -271,6 +308,7 @@ class Codec:
         try:
             core = core_from_params(CoreParams(**header["core"]))
             hf_coder = registry.build(hf_info["method"], **hf_config)
+            stereo = StereoConfig.from_header(header.get("stereo"))
         except ConfigError as exc:
             raise BitstreamError(f"corrupt .bgn header: {exc}") from None
         # streams before ``frame_packets`` was stored grouped about 0.1 s per frame
@@ -283,14 +321,26 @@ class Codec:
                     f"corrupt .bgn header: num_samples = {header['num_samples']} is more than "
                     f"{header['num_frames']} frames can hold (at most {most:.0f})"
                 )
-        return cls(core, hf_coder, float(header["bitrate_kbps"]), frame_packets=frame_packets)
+        if stereo.mode != "lr" and not stereo.joint(int(header["channels"])):
+            raise BitstreamError(
+                f"corrupt .bgn header: stereo mode {stereo.mode} with {header['channels']} channels"
+            )
+        return cls(
+            core,
+            hf_coder,
+            float(header["bitrate_kbps"]),
+            frame_packets=frame_packets,
+            stereo=stereo,
+        )
 
     def header(self, *, channels: int, source_rate: int) -> dict[str, Any]:
         """The JSON header of a stream coded by this codec.
 
         The length and frame count go to the stream's end record (container version 2).
         """
+        stereo = self.stereo.header(channels)
         return {
+            **({} if stereo is None else {"stereo": stereo}),
             "bandgen_version": __version__,
             "sample_rate": WORK_RATE,
             "source_sample_rate": source_rate,
@@ -303,20 +353,36 @@ class Codec:
 
     # ----------------------------------------------------------------- encoding
 
+    def _core_encoders(self, channels: int) -> list[Any]:
+        """One core encoder per channel, each steered to its share of the stream's rate.
+
+        Coded per channel, each to the per-channel rate. A joint-stereo pair
+        (:mod:`bandgen.stereo`): the side core to its share of the pair's rate, the mid core
+        to the pair's whole rate, less all the other bits (:meth:`_EncoderState.charge_all`);
+        each encoder's request is scaled by its share of the pair's core bits.
+        """
+        shares = self.stereo.channel_shares(channels)
+        targets = [share * self.bitrate_kbps for share in shares]
+        if self.stereo.joint(channels):
+            targets[0] = channels * self.bitrate_kbps
+        return [
+            self.core.new_encoder(target_bit_rate=round(kbps * 1000), rate_scale=share)
+            for share, kbps in zip(shares, targets, strict=True)
+        ]
+
     def _start(self, channels: int, sample_rate: int, out: IO[bytes]) -> _EncoderState:
         st = _EncoderState(
             channels=channels,
             to_work=StreamResampler(sample_rate, WORK_RATE, channels),
             to_core=StreamResampler(WORK_RATE, self.core.sample_rate, channels),
-            core_encoders=[
-                self.core.new_encoder(target_bit_rate=round(self.bitrate_kbps * 1000))
-                for _ in range(channels)
-            ],
+            core_encoders=self._core_encoders(channels),
             core_decoders=[CoreToWork(self.core) for _ in range(channels)],
             hf_encoders=[self.hf.new_encoder() for _ in range(channels)],
             originals=[[] for _ in range(channels)],
             cores=[[] for _ in range(channels)],
             assembler=_FrameAssembler(channels, self.core, self.hf, self.frame_packets),
+            shares=self.stereo.channel_shares(channels),
+            rotator=PairRotator() if self.stereo.joint(channels) else None,
         )
         # the header is paid for first, from the core's budget of the seconds that follow
         st.writer = ContainerWriter(out, self.header(channels=channels, source_rate=sample_rate))
@@ -329,28 +395,41 @@ class Codec:
         """Code a block; write the container frames it completes.
 
         Every bit besides the core packets (side info, framing) is charged to the core
-        encoders, whose rate control then steers the whole stream to the target.
+        encoders, whose rate control then steers the whole stream to the target. With joint
+        stereo the cores code mid and side, and the high band is coded per channel, left and
+        right, from the decoded core rotated back (:mod:`bandgen.stereo`).
         """
         st.stats.num_samples += wav48.shape[1]
-        core_in = st.to_core.push(wav48, last=last)
+        coded = self.hf.num_frames(WORK_RATE) > 0  # else the local core decode feeds nothing
+        core_in = st.to_core.push(to_mid_side(wav48) if st.rotator else wav48, last=last)
+        decoded = []
         for c in range(st.channels):
             packets = st.core_encoders[c].push(core_in[c])
             if last:
                 packets += st.core_encoders[c].flush()
             st.assembler.core_q[c].extend(packets)
             st.stats.core_bytes += sum(len(p) for p in packets)
-            if self.hf.num_frames(WORK_RATE) == 0:
-                continue  # no side info: the local core decode would feed nothing
-            decoded = [st.core_decoders[c].push(p) for p in packets]
-            if last:
-                decoded.append(st.core_decoders[c].finish(st.stats.num_samples))
-            st.originals[c].append(wav48[c])
-            st.cores[c].extend(decoded)
-            payloads = self._code_high_band(st, c, last=last)
-            st.assembler.side_q[c].extend(payloads)
-            side_bytes = sum(len(p) for p in payloads)
-            st.stats.side_bytes += side_bytes
-            st.core_encoders[c].charge(8 * side_bytes)
+            if st.rotator is not None and c == 1:  # the side core's packets: paid by the mid's
+                st.core_encoders[0].charge(8 * sum(len(p) for p in packets))
+            if coded:
+                parts = [st.core_decoders[c].push(p) for p in packets]
+                if last:
+                    parts.append(st.core_decoders[c].finish(st.stats.num_samples))
+                decoded.append(np.concatenate(parts) if parts else np.zeros(0, np.float32))
+        if coded:
+            if st.rotator is not None:
+                decoded = list(st.rotator.push(decoded[0], decoded[1], last=last))
+            for c in range(st.channels):
+                st.originals[c].append(wav48[c])
+                st.cores[c].append(decoded[c])
+                payloads = self._code_high_band(st, c, last=last)
+                st.assembler.side_q[c].extend(payloads)
+                side_bytes = sum(len(p) for p in payloads)
+                st.stats.side_bytes += side_bytes
+                if st.rotator is None:
+                    st.core_encoders[c].charge(8 * side_bytes)
+                else:  # left and right side info: paid by mid and side by their shares
+                    st.charge_all(8 * side_bytes)
         assert st.writer is not None
         for frame in st.assembler.ready(last=last):
             data = encode_frame(frame)

@@ -19,12 +19,13 @@ import numpy as np
 
 from bandgen.audio import WORK_RATE
 from bandgen.audio.resample import StreamResampler
-from bandgen.bitstream import ChannelFrame, ContainerReader
+from bandgen.bitstream import ChannelFrame, ContainerReader, Frame
 from bandgen.core import CoreCodec
 from bandgen.core.base import CoreDecoder
 from bandgen.errors import BitstreamError
 from bandgen.header import check_counts
 from bandgen.hf.base import HighBandCoder, HighBandDecoder
+from bandgen.stereo import PairRotator
 
 if TYPE_CHECKING:
     from bandgen.codec import Codec
@@ -119,6 +120,32 @@ class CoreToWork:
         return tail.astype(np.float32, copy=False)
 
 
+class _Pair:
+    """A joint-stereo pair's two channels: cores decoded as mid and side, rotated back to left
+    and right, and the high band decoded per channel on those (:mod:`bandgen.stereo`)."""
+
+    def __init__(self, run: list[_Channel]) -> None:
+        self.run = run
+        self.rotator = PairRotator()
+
+    def push(self, frame: Frame, index: int) -> list[np.ndarray]:
+        """Decode frame ``index``: the left and right output it completes."""
+        payloads = [
+            ch.payloads(part, index) for ch, part in zip(self.run, frame.channels, strict=True)
+        ]
+        cores = [ch.decode_core(part) for ch, part in zip(self.run, frame.channels, strict=True)]
+        left_right = self.rotator.push(cores[0], cores[1])
+        return [ch.route(x, p) for ch, x, p in zip(self.run, left_right, payloads, strict=True)]
+
+    def finish(self, end: int, *, pad: bool) -> list[np.ndarray]:
+        """The rest of the output of both channels up to 48 kHz sample ``end``."""
+        tails = [ch.core.finish(end, pad=pad) for ch in self.run]
+        left_right = self.rotator.push(tails[0], tails[1], last=True)
+        return [
+            ch.finish_high_band(ch.route(x, [])) for ch, x in zip(self.run, left_right, strict=True)
+        ]
+
+
 class _Channel:
     """One channel's core and high-band decoders.
 
@@ -141,9 +168,19 @@ class _Channel:
 
     def push(self, ch: ChannelFrame, index: int) -> np.ndarray:
         """Decode the channel's part of frame ``index``."""
+        payloads = self.payloads(ch, index)
+        return self.route(self.decode_core(ch), payloads)
+
+    def payloads(self, ch: ChannelFrame, index: int) -> list[bytes]:
+        """The side info of the channel's part of frame ``index`` for its high band (from
+        the first independent payload, if the high band must restart); before the core."""
         payloads = list(ch.side)
         if self.hf is None:
             payloads = self._restart(payloads, index)
+        return payloads
+
+    def decode_core(self, ch: ChannelFrame) -> np.ndarray:
+        """The core of the channel's part of a frame, at 48 kHz (a rejected packet: silence)."""
         parts = []
         for packet in ch.core:
             try:
@@ -154,7 +191,7 @@ class _Channel:
                 silent = self.core.conceal(self.codec.core.frame_length)
                 parts.append(np.zeros(silent, np.float32))
                 self.lost += silent
-        return self._route(_join(parts), payloads)
+        return _join(parts)
 
     def conceal(self, num_frames: int) -> tuple[np.ndarray, int]:
         """Lost frames: the output so far, and how many samples of silence stand for them."""
@@ -165,7 +202,11 @@ class _Channel:
 
     def finish(self, end: int, *, pad: bool) -> np.ndarray:
         """The rest of the output up to 48 kHz sample ``end`` (fewer if not ``pad``)."""
-        out = [self._route(self.core.finish(end, pad=pad), [])]
+        return self.finish_high_band(self.route(self.core.finish(end, pad=pad), []))
+
+    def finish_high_band(self, last: np.ndarray) -> np.ndarray:
+        """``last`` (the output of the core's tail) and what the high band still holds."""
+        out = [last]
         if self.hf is not None:
             try:
                 out.append(self.hf.flush())
@@ -193,7 +234,7 @@ class _Channel:
         self.hf, self.bypass, self.failed = hf.new_decoder(), at - position, None
         return payloads[first:]
 
-    def _route(self, core: np.ndarray, payloads: list[bytes]) -> np.ndarray:
+    def route(self, core: np.ndarray, payloads: list[bytes]) -> np.ndarray:
         """Core samples to the high-band decoder, or straight out while it is off."""
         alone = core.shape[0] if self.hf is None else min(self.bypass, core.shape[0])
         out, core = [core[:alone]], core[alone:]
@@ -318,6 +359,7 @@ def decode_frames(
     # could still cut (their packets beyond the end, the codec delay)
     num_samples = _length(header)
     run = [_Channel(codec, num_samples, guard=reader.salvage) for _ in range(channels)]
+    pair = _Pair(run) if codec.stereo.joint(channels) else None
     core = codec.core
     margin = (codec.frame_packets + 4) * core.frame_length * WORK_RATE // core.sample_rate
     out = _Output(channels, num_samples, max(margin, FADE_SAMPLES))
@@ -338,8 +380,12 @@ def decode_frames(
                 out.gap(c, before, n)
                 silent = max(silent, n)
             concealment.lost_samples += silent
-        for c, ch in enumerate(frame.channels):
-            out.add(c, run[c].push(ch, index))
+        if pair is not None:
+            for c, samples in enumerate(pair.push(frame, index)):
+                out.add(c, samples)
+        else:
+            for c, ch in enumerate(frame.channels):
+                out.add(c, run[c].push(ch, index))
         if progress is not None:
             progress(1)
         block = out.release(final=False)
@@ -350,9 +396,14 @@ def decode_frames(
         reader.truncated or num_samples is None or _claims_too_much(codec, reader, run, num_samples)
     )
     end = num_samples if num_samples is not None else max(ch.core.num_out for ch in run)
-    for c, channel in enumerate(run):
-        # a stream whose data ends mid-frame ends where its decodable core ends
-        out.add(c, channel.finish(end, pad=not truncated))
+    # a stream whose data ends mid-frame ends where its decodable core ends
+    tails = (
+        pair.finish(end, pad=not truncated)
+        if pair is not None
+        else [channel.finish(end, pad=not truncated) for channel in run]
+    )
+    for c, tail in enumerate(tails):
+        out.add(c, tail)
     concealment.core_only_samples += max(channel.core_only for channel in run)
     concealment.lost_samples += max(channel.lost + channel.core.muted for channel in run)
     block = out.release(final=True)

@@ -64,7 +64,9 @@ class BandLimitCore(CoreCodec):
     def frame_length(self) -> int:
         return _FRAME
 
-    def new_encoder(self, *, target_bit_rate: int | None = None) -> CoreEncoder:
+    def new_encoder(
+        self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0
+    ) -> CoreEncoder:
         return _Encoder()
 
     def new_decoder(self) -> CoreDecoder:

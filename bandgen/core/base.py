@@ -108,8 +108,11 @@ class CoreCodec(ABC):
         """Samples per packet at :attr:`sample_rate`."""
 
     @abstractmethod
-    def new_encoder(self, *, target_bit_rate: int | None = None) -> CoreEncoder:
-        """A fresh streaming encoder for one channel (``target_bit_rate``: see PyAVCore)."""
+    def new_encoder(
+        self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0
+    ) -> CoreEncoder:
+        """A fresh streaming encoder for one channel (``target_bit_rate``, ``rate_scale``: see
+        PyAVCore)."""
 
     @abstractmethod
     def new_decoder(self) -> CoreDecoder:

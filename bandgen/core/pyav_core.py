@@ -118,13 +118,17 @@ class PyAVCore(CoreCodec):
         """FFmpeg AVOptions for the decoder."""
         return {}
 
-    def new_encoder(self, *, target_bit_rate: int | None = None) -> PyAVEncoder:
+    def new_encoder(
+        self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0
+    ) -> PyAVEncoder:
         """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`).
 
         Args:
             target_bit_rate: for a codec with :attr:`rate_control`, the rate in bit/s the
                 encoder steers to instead of ``params.bitrate``: the whole stream's, when
                 the caller counts its other bits with ``PyAVEncoder.charge``.
+            rate_scale: the rate asked of the encoder, times this (a channel of a pair that
+                gets more or less than its even share, :mod:`bandgen.stereo`).
         """
         if target_bit_rate is None:
             target_bit_rate = self.params.bitrate
@@ -133,7 +137,7 @@ class PyAVCore(CoreCodec):
         return PyAVEncoder(
             self.encoder_name,
             sample_rate=self.sample_rate,
-            bit_rate=self.encoder_bit_rate,
+            bit_rate=round(self.encoder_bit_rate * rate_scale),
             options=self.encoder_options(),
             sample_format=self.sample_format,
             delay=self.delay,

@@ -158,6 +158,15 @@ def _external(name: str, **options: Any) -> Fn:
     return fn
 
 
+def _stereo(field: str) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics.stereo import stereo_image_error
+
+        return float(getattr(stereo_image_error(ref, test, sr, **_pair(c)), field))
+
+    return fn
+
+
 _PEAQ_MEMO: dict[str, Any] = {}
 """PEAQ of the pair being measured, shared by ``nmr``, ``odg`` and ``mms`` (cleared per pair)."""
 
@@ -196,6 +205,8 @@ MEASURES: dict[str, Measure] = {
         Measure("nmr", "PEAQ Total NMR_B (dB)", False, _peaq("nmr_db")),
         Measure("odg", "PEAQ Basic ODG", True, _peaq("odg")),
         Measure("mms", "2f-model MMS", True, _peaq("mms")),
+        Measure("ild", "stereo level-difference error (dB; NaN if mono)", False, _stereo("ild_db")),
+        Measure("icc", "stereo coherence error (NaN if mono)", False, _stereo("icc")),
     )
 }
 """All metrics by name."""
