@@ -96,12 +96,18 @@ class PyAVEncoder(CoreEncoder):
         delay: int,
         target_bit_rate: int | None = None,
     ) -> None:
+        # FFmpeg's AAC encoder sizes its psychoacoustic bit reservoir from the rate it is
+        # opened with and never spends less than that reservoir's target per frame: a rate
+        # set later can raise the spend but not lower it. So a steered encoder opens at the
+        # lowest rate it may ask for and is steered up (speech_01 at an 8 kbit/s target:
+        # 10.8 kbit/s opened at the target, 8.7 opened at 1/8 of it).
+        open_rate = bit_rate if target_bit_rate is None else round(bit_rate * STEER_MIN)
         self._ctx = _open_context(
             codec_name,
             "w",
             sample_rate=sample_rate,
             options=options,
-            bit_rate=bit_rate,
+            bit_rate=open_rate,
             sample_format=sample_format,
         )
         self._codec_name = codec_name
