@@ -40,6 +40,7 @@ from bandgen.bitstream import ContainerReader
 from bandgen.codec import Codec, EncodeStats, Progress
 from bandgen.decoder import Concealment
 from bandgen.errors import ConfigError
+from bandgen.extend import Extender
 from bandgen.extend import extend_file as extend_file
 from bandgen.extend import load_extender as load_extender
 from bandgen.header import check_header
@@ -102,9 +103,11 @@ def load_codec(name: str = f"{DEFAULT_HF}-12k", *, core: str = "aac", **hf_optio
     return Codec.create(bitrate_kbps=float(match["kbps"]), core=core, hf=match["hf"], **hf_options)
 
 
-def load_codec_model(name: str, *, core: str = "aac", **hf_options: Any) -> Codec:
+def load_codec_model(name: str, *, core: str = "aac", **hf_options: Any) -> Codec | Extender:
     """The codec of the shipped n-SBG or Blind SBG model ``name`` (the n-SBG family's loader):
-    ``--hf nsbg`` (or ``blind``) with that model, at the total rate it was released for.
+    ``--hf nsbg`` (or ``blind``) with that model, at the total rate it was released for; for
+    a blind model trained on the band-limit core (``blind-8k``), its
+    :class:`~bandgen.extend.Extender` (``bandgen extend --method blind``).
 
     Raises:
         ConfigError: ``name`` is not a shipped n-SBG model, or a bad option.
@@ -113,6 +116,8 @@ def load_codec_model(name: str, *, core: str = "aac", **hf_options: Any) -> Code
 
     model_paths(name, kind="nsbg")
     info = model_info(name)
+    if (info.get("core") or {}).get("name") == "bandlimit":  # an extension model
+        return load_extender("blind", name)
     kbps = info.get("bitrate_kbps")
     if not isinstance(kbps, (int, float)):
         raise ConfigError(f"the description of model {name!r} lacks its 'bitrate_kbps'")

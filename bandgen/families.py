@@ -133,7 +133,21 @@ def _nsbg_method(info: Mapping[str, Any]) -> str:
     return "blind" if config.get("blind") else "nsbg"
 
 
+def _extends(info: Mapping[str, Any]) -> bool:
+    """Whether an n-SBG model was trained on the band-limit core (``bandgen extend``)."""
+    return (info.get("core") or {}).get("name") == "bandlimit"
+
+
+def _nsbg_mode(info: Mapping[str, Any]) -> str:
+    if _extends(info):
+        rate = (info.get("core") or {}).get("sample_rate", 16000)
+        return f"extend --method {_nsbg_method(info)}, {rate / 2000:g} kHz input band"
+    return f"--hf {_nsbg_method(info)}, {_kbps(info)}"
+
+
 def _nsbg_row(info: Mapping[str, Any]) -> str:
+    if _extends(info):
+        return _nsbg_method(info)
     kbps = info.get("bitrate_kbps")
     return f"{_nsbg_method(info)}:{float(kbps):g}" if isinstance(kbps, (int, float)) else ""
 
@@ -159,7 +173,7 @@ FAMILIES: dict[str, Family] = {
             recipe="bandgen.train.nsbg_recipe:NSBGRecipe",
             task="bandgen.train.trainer:NSBGTrainer",
             loader="bandgen.api:load_codec_model",
-            mode=lambda info: f"--hf {_nsbg_method(info)}, {_kbps(info)}",
+            mode=_nsbg_mode,
             card_row=_nsbg_row,
         ),
         Family(

@@ -112,10 +112,6 @@ class NSBGConfig(Config):
             raise ConfigError(
                 f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}"
             )
-        if self.generator == "patch" and self.k_c < 5:
-            raise ConfigError(
-                f"the patch generator copies core bands 1..4: k_c must be >= 5, got {self.k_c}"
-            )
         if not self.blind and self.n_q < 1:
             raise ConfigError(f"n_q must be >= 1 unless blind, got {self.n_q}")
 

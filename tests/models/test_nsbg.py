@@ -42,8 +42,11 @@ def test_presets() -> None:
         NSBGConfig(k_c=6, k_h=5)
     with pytest.raises(ConfigError, match="generator"):
         NSBGConfig(generator="wavenet")
-    with pytest.raises(ConfigError, match="k_c must be >= 5"):
-        NSBGConfig(generator="patch", k_c=4)
+    with pytest.raises(ConfigError, match="at most k_c - 1"):
+        NSBGConfig(generator="patch", k_c=4)  # the default span copies bands 1..4
+    with pytest.raises(ConfigError, match="patch_span must be even"):
+        NSBGConfig(generator="patch", k_c=10, k_h=29, patch_span=7)
+    assert NSBGConfig(generator="patch", k_c=10, k_h=29, patch_span=8).patch_span == 8
     full16, full24 = NSBGConfig.cpu_patch_16k(), NSBGConfig.cpu_patch_24k()
     assert (full16.k_h + 1) * 750 >= 16_000 and (full24.k_h + 1) * 750 >= 20_000
     assert NSBGConfig.from_dict(full24.to_dict()) == full24

@@ -14,6 +14,7 @@ import bandgen
 from bandgen import cli, families
 from bandgen.codec import Codec
 from bandgen.errors import ConfigError
+from bandgen.extend import Extender
 from bandgen.models.config import NSBGConfig
 from bandgen.models.mp3restore import MP3Restore
 from bandgen.models.nsbg import NSBG
@@ -52,6 +53,8 @@ def test_bandgen_load_returns_what_the_name_is(name: str) -> None:
         assert isinstance(built, Restorer) and built.info["name"] == name
     elif kind == "spectrostream":
         assert isinstance(built, SpectroCodec) and built.info["name"] == name
+    elif registry.model_info(name).get("core", {}).get("name") == "bandlimit":
+        assert isinstance(built, Extender) and built.method.name == "blind"
     else:
         assert isinstance(built, Codec)
         blind = registry.model_info(name)["config"].get("blind", False)
