@@ -200,6 +200,18 @@ FAMILIES: dict[str, Family] = {
             mode=lambda info: "--core spectrostream, full band, 0.25-16 kbps per channel pair",
             card_row=lambda info: "spectrostream",
         ),
+        Family(
+            name="hpcodec",
+            title="HP-codec (paper 004)",
+            config="bandgen.models.hpcodec:HPCodecConfig",
+            model="bandgen.models.hpcodec:HPCodec",
+            presets=("paper", "cpu", "debug"),
+            recipe="bandgen.train.hpcodec_recipe:HPCodecRecipe",
+            task="bandgen.train.hpcodec_trainer:HPCodecTrainer",
+            loader="bandgen.hp_codec:load_hp_model",
+            mode=lambda info: "--core hpcodec, full band, 6 or 12 kbps per channel",
+            card_row=lambda info: "hpcodec",
+        ),
     )
 }
 """Every model family bandgen knows, by :attr:`Family.name`."""

@@ -24,7 +24,6 @@ plus the overlap-add's 10 ms; here the codec works on whole frames (2 s) of a fi
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import shutil
@@ -104,25 +103,15 @@ def group_levels(
     return min(wanted, cfg.num_levels), wanted > cfg.num_levels
 
 
-@functools.lru_cache(maxsize=4)
-def _cached_model(weights: str, json_path: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
-    from bandgen.pretrained.registry import load_weights
-
-    return load_weights(weights, json_path, kind=SPECTRO_CORE)
-
-
 def _load(model: str | None, weights: str | os.PathLike[str] | None) -> tuple[Any, dict[str, Any]]:
     """The model (shared, inference only) and its description, with ``name`` set."""
-    from bandgen.pretrained.registry import resolve_weights
+    from bandgen.pretrained.registry import load_family_shared
 
     if model is not None and weights is not None:
         raise ConfigError("pass either a shipped SpectroStream model or --weights, not both")
     if model is None and weights is None:
         model = DEFAULT_MODEL
-    path, json_path = resolve_weights(model, weights, kind=SPECTRO_CORE)
-    mtime = path.stat().st_mtime_ns if path.is_file() else 0
-    net, info = _cached_model(str(path.resolve()), str(json_path.resolve()), mtime)
-    return net, {**info, "name": model or path.stem}
+    return load_family_shared(SPECTRO_CORE, model, weights)
 
 
 class SpectroCodec(Codec):

@@ -53,7 +53,9 @@ def test_every_entry_resolves_to_a_consistent_family(kind: str) -> None:
 
 def test_the_shipped_families() -> None:
     assert {"mp3restore", "nsbg"} <= set(families.names())
-    with pytest.raises(ConfigError, match="unknown model kind 'nope'; known kinds: mp3restore"):
+    with pytest.raises(
+        ConfigError, match="unknown model kind 'nope'; known kinds: hpcodec, mp3restore"
+    ):
         families.get("nope")
 
 
@@ -65,8 +67,8 @@ def test_recipes_dispatch_on_their_kind(tmp_path: Path) -> None:
     assert recipe_kind(old) == "nsbg" and load_recipe(old) == NSBGRecipe.load(old)
     assert NSBGRecipe.load(old).to_dict()["model"]["kind"] == "nsbg"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model: {kind: hpcodec}\n")
-    with pytest.raises(ConfigError, match="unknown model kind 'hpcodec'"):
+    bad.write_text("model: {kind: hpcodex}\n")
+    with pytest.raises(ConfigError, match="unknown model kind 'hpcodex'"):
         load_recipe(bad)
     with pytest.raises(ConfigError, match="'mp3restore', not 'nsbg'"):
         NSBGRecipe.load(REPO / "recipes" / "mp3restore_debug.yaml")

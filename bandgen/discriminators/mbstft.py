@@ -25,6 +25,7 @@ from bandgen.errors import ConfigError
 __all__ = [
     "BANDS_12K",
     "BANDS_16K",
+    "BANDS_DAC",
     "MultiBandSTFTDiscriminator",
     "STFTBandDiscriminator",
 ]
@@ -40,6 +41,15 @@ BANDS_12K: tuple[tuple[float, float], ...] = (
 
 BANDS_16K: tuple[tuple[float, float], ...] = (*BANDS_12K, (0.45, 0.51))
 """16 kbps band split: six 0.06-wide bands 0.15-0.51 (to ~12 kHz), HP §1.5 [G]."""
+
+BANDS_DAC: tuple[tuple[float, float], ...] = (
+    (0.0, 0.1),
+    (0.1, 0.25),
+    (0.25, 0.5),
+    (0.5, 0.75),
+    (0.75, 1.0),
+)
+"""DAC's band split, the whole spectrum (HP §6; HP-codec's discriminators)."""
 
 _LEAKY_SLOPE = 0.1
 

@@ -39,6 +39,7 @@ __all__ = [
     "PRETRAINED_DIR",
     "file_sha256",
     "list_models",
+    "load_family_shared",
     "load_model",
     "load_model_from_files",
     "load_weights",
@@ -256,3 +257,26 @@ def load_shared(
     path, json_path = resolve_weights(name, weights, kind="nsbg")
     mtime = path.stat().st_mtime_ns if path.is_file() else 0
     return _cached(str(path.resolve()), str(json_path.resolve()), mtime)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_family(
+    weights: str, json_path: str, mtime_ns: int, kind: str
+) -> tuple[nn.Module, dict[str, Any]]:
+    return load_weights(weights, json_path, kind=kind)
+
+
+def load_family_shared(
+    kind: str, name: str | None = None, weights: str | os.PathLike[str] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """:func:`load_weights` of the shipped model ``name`` or the file ``weights`` of family
+    ``kind``, cached per file (path and modification time): codecs built repeatedly share one
+    instance, for inference only. The description's ``name`` is ``name`` or the file's stem.
+
+    Raises:
+        ConfigError: as :func:`resolve_weights` and :func:`load_weights`.
+    """
+    path, json_path = resolve_weights(name, weights, kind=kind)
+    mtime = path.stat().st_mtime_ns if path.is_file() else 0
+    net, info = _cached_family(str(path.resolve()), str(json_path.resolve()), mtime, kind)
+    return net, {**info, "name": name or path.stem}

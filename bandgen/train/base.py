@@ -272,8 +272,14 @@ class BaseTrainer(ABC, Generic[RecipeT]):
 
     def _checkpoint_due(self) -> bool:
         """Whether to write the resume checkpoint now besides every ``ckpt_every`` steps
-        (asked every ``log_every`` steps)."""
-        return False
+        (asked every ``log_every`` steps): when the recipe's schedule has ``ckpt_minutes``
+        (:class:`~bandgen.train.restore_recipe.RestoreScheduleConfig`) and that many minutes
+        have passed since the last checkpoint."""
+        minutes = getattr(self.recipe.schedule, "ckpt_minutes", None)
+        if minutes is None:
+            return False
+        # every rank must take the same branch: rank 0's clock decides
+        return self._agree(time.monotonic() - self._last_save >= 60 * minutes)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """The mixed-precision context of ``schedule.precision`` for forward passes and losses

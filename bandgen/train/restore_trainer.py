@@ -20,7 +20,6 @@ the restored signal against the original, next to the same numbers for the plain
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -93,14 +92,6 @@ class RestoreTrainer(BaseTrainer[RestoreRecipe]):
 
     def _lr(self) -> float:
         return float(self.sched.get_last_lr()[0])
-
-    def _checkpoint_due(self) -> bool:
-        """Also checkpoint when ``schedule.ckpt_minutes`` have passed since the last one."""
-        minutes = self.recipe.schedule.ckpt_minutes
-        if minutes is None:
-            return False
-        # every rank must take the same branch: rank 0's clock decides
-        return self._agree(time.monotonic() - self._last_save >= 60 * minutes)
 
     # ------------------------------------------------------------------ validation
 

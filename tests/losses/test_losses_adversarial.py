@@ -1,4 +1,4 @@
-"""Hinge adversarial losses and relative feature matching (HP §1.5)."""
+"""Hinge and least-squares adversarial losses, relative feature matching (HP §1.5, §6)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from bandgen.losses.adversarial import (
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
 )
 
 
@@ -71,3 +73,14 @@ def test_loss_weights_and_builder() -> None:
     assert set(build_losses(weights)) == {"mel"}
     both = build_losses(LossWeights(psy_priority=1.0, psy_noise_mod=0.1))
     assert set(both) == {"mel", "psy_priority", "psy_noise_mod"}
+
+
+def test_lsgan_losses_are_dacs_least_squares() -> None:
+    ones, zeros = [torch.ones(2, 3), torch.ones(4)], [torch.zeros(2, 3), torch.zeros(4)]
+    assert float(lsgan_discriminator_loss(ones, zeros)) == 0.0  # perfect discriminators
+    assert float(lsgan_generator_loss(ones)) == 0.0  # fakes taken for real
+    # summed over sub-discriminators: (1 - 0)^2 + 1^2 per sub-discriminator
+    assert float(lsgan_discriminator_loss(zeros, ones)) == 4.0
+    assert float(lsgan_generator_loss([torch.full((3,), 3.0)])) == 4.0
+    with pytest.raises(ValueError):
+        lsgan_discriminator_loss(ones, zeros[:1])

@@ -94,8 +94,10 @@ def test_the_family_comes_from_the_json(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="describes a 'nsbg' model, not a 'mp3restore' one"):
         registry.load_weights(weights, kind="mp3restore")
     meta = json.loads(weights.with_suffix(".json").read_text())
-    weights.with_suffix(".json").write_text(json.dumps({**meta, "model": "hpcodec"}))
-    with pytest.raises(ConfigError, match="unknown model kind 'hpcodec'; known kinds: mp3restore"):
+    weights.with_suffix(".json").write_text(json.dumps({**meta, "model": "hpcodex"}))
+    with pytest.raises(
+        ConfigError, match="unknown model kind 'hpcodex'; known kinds: hpcodec, mp3restore"
+    ):
         registry.load_weights(weights)
     weights.with_suffix(".json").write_text(
         json.dumps({**meta, "config": {**meta["config"], "chanels": 4}})

@@ -1,4 +1,4 @@
-"""The debug recipes (n-SBG and MP3 restoration) pointed at a tiny corpus and dev folder of
+"""The debug recipes (n-SBG, MP3 restoration, HP-codec) pointed at a tiny corpus and dev folder of
 synthetic clips."""
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bandgen.train.hpcodec_recipe import HPCodecRecipe
 from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
 from bandgen.train.restore_recipe import RestoreRecipe
 
 REPO = Path(__file__).resolve().parents[2]
 
-RecipeT = TypeVar("RecipeT", Recipe, RestoreRecipe)
+RecipeT = TypeVar("RecipeT", Recipe, RestoreRecipe, HPCodecRecipe)
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +58,10 @@ def restore_recipe(tiny_corpus: Path) -> RestoreRecipe:
     """``recipes/mp3restore_debug.yaml`` on :func:`tiny_corpus` (its own cache in tmp)."""
     recipe = RestoreRecipe.load(REPO / "recipes" / "mp3restore_debug.yaml")
     return _on_tiny_corpus(recipe, tiny_corpus, "restore_cache")
+
+
+@pytest.fixture(scope="session")
+def hpcodec_recipe(tiny_corpus: Path) -> HPCodecRecipe:
+    """``recipes/hpcodec_debug.yaml`` (phase 1) on :func:`tiny_corpus` (its own cache in tmp)."""
+    recipe = HPCodecRecipe.load(REPO / "recipes" / "hpcodec_debug.yaml")
+    return _on_tiny_corpus(recipe, tiny_corpus, "hpcodec_cache")
