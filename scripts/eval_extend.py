@@ -104,18 +104,34 @@ def _extender(method: str) -> System:
     return lambda low: ext.extend(low, LOW_RATE)
 
 
-def _hpcodec(kbps: float) -> System:
-    from bandgen.api import load
+def _hpcodec(weights: str | None) -> System:
+    """The HP-codec round trip at 12 kbps (both branches, 6 codebooks each), per channel."""
+    from bandgen.pretrained.registry import load_weights, resolve_weights
 
-    codec = load("hpcodec-cpu")
-    return lambda wav: codec.roundtrip(wav, WORK_RATE, kbps)
+    from bandgen.models.hpcodec import HPCodec
+
+    codec, _ = load_weights(*resolve_weights("hpcodec-cpu", weights), kind="hpcodec")
+    assert isinstance(codec, HPCodec)
+
+    def run(wav: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x48 = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[:, None]
+            x48 = torch.nn.functional.pad(x48, (0, -x48.shape[-1] % codec.hop_high))
+            low = codec.decode_low(codec.encode_low(codec.to_16k(x48)))
+            low48 = codec.to_48k(low)[..., : x48.shape[-1]]
+            high = codec.decode_high(codec.encode_high(x48 - low48))[..., : x48.shape[-1]]
+            out: np.ndarray = (low48 + high)[:, 0].numpy().astype(np.float64)
+        return out
+
+    return run
 
 
+_HPCODEC_WEIGHTS: str | None = None
 SYSTEMS: dict[str, tuple[bool, Callable[[], System]]] = {
     "input": (True, lambda: _input),
     "blind": (True, lambda: _extender("blind")),
     "hpcodecx": (True, lambda: _extender("hpcodecx")),
-    "hpcodec12": (False, lambda: _hpcodec(12.0)),
+    "hpcodec12": (False, lambda: _hpcodec(_HPCODEC_WEIGHTS)),
 }
 """name -> (takes the 16 kHz reduction, builder)."""
 
@@ -129,7 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-visqol", action="store_true")
     ap.add_argument("--seconds", type=float, default=None, help="use the first S of each clip")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--hpcodec-weights", default=None, help="HP-codec file (default hpcodec-cpu)")
+    ap.add_argument(
+        "--merge",
+        default=None,
+        help="comma list of per_clip.json of earlier runs (e.g. halves of the clips run in "
+        "parallel): write their joint tables instead of running",
+    )
     a = ap.parse_args(argv)
+    if a.merge:
+        return _merge(a.merge.split(","), Path(a.out))
+    global _HPCODEC_WEIGHTS
+    _HPCODEC_WEIGHTS = a.hpcodec_weights
 
     torch.set_num_threads(a.threads)
     names = [n.strip() for n in a.systems.split(",") if n.strip()]
@@ -171,6 +198,25 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(header) + "\n\n" + table(rows, metrics)
     out_dir = Path(a.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(out_dir / "summary.md") as f:
+        f.tmp_path.write_text(text)
+    with AtomicFile(out_dir / "per_clip.json") as f:
+        f.tmp_path.write_text(json.dumps(records, indent=1))
+    print(text)
+    return 0
+
+
+def _merge(paths: list[str], out_dir: Path) -> int:
+    records = [r for p in paths for r in json.loads(Path(p).read_text())]
+    metrics = list(records[0]["metrics"]) if records else []
+    heads = [Path(p).with_name("summary.md").read_text().split("\n")[2] for p in paths]
+    text = (
+        "# Bandwidth extension from 16 kHz on the dev clips\n\nMerged runs:\n"
+        + "".join(f"- {h}\n" for h in heads)
+        + "\n"
+        + table(summarize(records, metrics), metrics)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     with AtomicFile(out_dir / "summary.md") as f:
         f.tmp_path.write_text(text)

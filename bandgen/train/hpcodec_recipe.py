@@ -68,6 +68,11 @@ class HPCodecLoss(Config):
             ``adversarial`` both 0 no discriminator is built (the CPU recipes).
         commitment: DAC commitment loss, summed over codebooks and branches (0.25).
         codebook: DAC codebook loss, likewise (1).
+        waveform: L1 distance of each trained branch's waveform to its target (0: DAC and the
+            paper have none). Not in the paper: without a discriminator nothing else sees the
+            waveform's DC, and a CPU run's 48 kHz branch drifted to a constant -1 (its tanh
+            saturated, the band above 8 kHz squeezed to its slope there); a CPU recipe that
+            drops the GAN should set it.
     """
 
     mel: float = 15.0
@@ -75,6 +80,7 @@ class HPCodecLoss(Config):
     adversarial: float = 1.0
     commitment: float = 0.25
     codebook: float = 1.0
+    waveform: float = 0.0
 
     @property
     def gan(self) -> bool:

@@ -154,9 +154,11 @@ class HPCodecTrainer(BaseTrainer[HPCodecRecipe]):
         """Codec losses (module docstring) of a forward pass ``out`` on ``(x48, x16)``."""
         w = self.recipe.loss
         zero = torch.zeros((), device=self.device)
-        mel = adv = feat = commitment = codebook = zero
+        mel = adv = feat = commitment = codebook = wave = zero
         for name, (real, fake) in pairs.items():
             mel = mel + self.mel[name](fake, real)
+            if w.waveform > 0:
+                wave = wave + (fake - real).abs().mean()
             branch = out.low if name == "low" else out.high
             commitment = commitment + branch.commitment_loss
             codebook = codebook + branch.codebook_loss
@@ -171,6 +173,7 @@ class HPCodecTrainer(BaseTrainer[HPCodecRecipe]):
             + w.feature * feat
             + w.commitment * commitment
             + w.codebook * codebook
+            + w.waveform * wave
         )
         return {
             "loss/total": total,
@@ -179,6 +182,7 @@ class HPCodecTrainer(BaseTrainer[HPCodecRecipe]):
             "loss/feature": feat,
             "loss/commitment": commitment,
             "loss/codebook": codebook,
+            "loss/waveform": wave,
         }
 
     def train_step(self, batch: Segment) -> dict[str, Tensor]:

@@ -138,3 +138,22 @@ def test_the_family_loader_reads_trained_weights(phase1_run: Path) -> None:
     if "hpcodec-cpu" not in list_models():
         with pytest.raises(ConfigError, match="no shipped hpcodec model named 'hpcodec-cpu'"):
             load_hp_model()
+
+
+def test_waveform_loss_sees_the_dc_that_the_mel_loss_misses(
+    hpcodec_recipe: HPCodecRecipe, tmp_path: Path
+) -> None:
+    recipe = dataclasses.replace(
+        _phase(hpcodec_recipe, 1, None),
+        loss=dataclasses.replace(hpcodec_recipe.loss, waveform=1.0, feature=0.0, adversarial=0.0),
+    )
+    trainer = HPCodecTrainer(recipe, tmp_path, progress=False)
+    real = 0.1 * torch.randn(2, 1, 4800, generator=torch.Generator().manual_seed(0))
+    out = trainer.model(torch.zeros(2, 1, 14400), torch.zeros(2, 1, 4800), branch="low")
+    shifted = trainer.losses(real * 3, real, out, {"low": (real, real - 0.5)})
+    exact = trainer.losses(real * 3, real, out, {"low": (real, real)})
+    assert float(shifted["loss/waveform"]) == pytest.approx(0.5, rel=1e-5)
+    assert float(exact["loss/waveform"]) == 0.0
+    assert float(shifted["loss/total"] - exact["loss/total"]) == pytest.approx(
+        0.5 + recipe.loss.mel * float(shifted["loss/mel"] - exact["loss/mel"]), rel=1e-4
+    )
