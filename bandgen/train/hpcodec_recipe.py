@@ -70,9 +70,9 @@ class HPCodecLoss(Config):
         codebook: DAC codebook loss, likewise (1).
         waveform: L1 distance of each trained branch's waveform to its target (0: DAC and the
             paper have none). Not in the paper: without a discriminator nothing else sees the
-            waveform's DC, and a CPU run's 48 kHz branch drifted to a constant -1 (its tanh
-            saturated, the band above 8 kHz squeezed to its slope there); a CPU recipe that
-            drops the GAN should set it.
+            waveform's DC. It did not cure the first CPU run's failure (its 48 kHz branch's
+            codes collapsed to one entry per codebook and its output sat at a DC of -1, with
+            and without it over 250 steps; see the issue-15 note).
     """
 
     mel: float = 15.0
