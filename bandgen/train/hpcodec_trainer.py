@@ -244,6 +244,9 @@ class HPCodecTrainer(BaseTrainer[HPCodecRecipe]):
             "val/lsd": lsd(reference, output, SAMPLE_RATE),
             "val/lsd_high": lsd(reference, output, SAMPLE_RATE, min_hz=_CROSSOVER_HZ),
         }
+        for name, branch in (("low", out.low), ("high", out.high)):
+            if branch is not None:  # a collapsed quantiser shows here first (issue-15 note)
+                scores[f"val/code_bits_{name}"] = code_entropy_bits(branch.codes)
         if out.full is not None:  # what the band-limited input alone scores
             scores["val/mel_input"] = mel_distance(reference, core, SAMPLE_RATE)
             scores["val/lsd_high_input"] = lsd(reference, core, SAMPLE_RATE, min_hz=_CROSSOVER_HZ)
@@ -262,3 +265,15 @@ class HPCodecTrainer(BaseTrainer[HPCodecRecipe]):
         if self.opt_d is not None:
             optimizers["opt_d"] = self.opt_d
         return {"modules": modules, "optimizers": optimizers, "schedulers": {"sched": self.sched}}
+
+
+def code_entropy_bits(codes: Tensor) -> float:
+    """Mean over codebooks of the entropy (bits) of the codes' histogram over time, for
+    ``codes [B, K, N]``: 0 when a codebook uses one entry (a collapsed quantiser), at most
+    ``log2(N)`` (or 10 for 1024 entries)."""
+    bits = []
+    for k in range(codes.shape[1]):
+        _, counts = torch.unique(codes[:, k], return_counts=True)
+        p = counts.double() / counts.sum()
+        bits.append(float(-(p * p.log2()).sum()))
+    return float(np.mean(bits))

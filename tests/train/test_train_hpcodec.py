@@ -157,3 +157,12 @@ def test_waveform_loss_sees_the_dc_that_the_mel_loss_misses(
     assert float(shifted["loss/total"] - exact["loss/total"]) == pytest.approx(
         0.5 + recipe.loss.mel * float(shifted["loss/mel"] - exact["loss/mel"]), rel=1e-4
     )
+
+
+def test_code_entropy_tells_a_collapsed_quantiser() -> None:
+    from bandgen.train.hpcodec_trainer import code_entropy_bits
+
+    collapsed = torch.full((1, 6, 40), 7)
+    assert code_entropy_bits(collapsed) == 0.0
+    spread = torch.arange(40).repeat(1, 6, 1)  # 40 distinct codes per codebook
+    assert code_entropy_bits(spread) == pytest.approx(math.log2(40))
