@@ -137,7 +137,8 @@ def encode(
     """Encode float32 ``[C, T]`` (or ``[T]``) at ``sample_rate`` Hz to ``.bgn`` bytes.
 
     ``hf`` defaults to :data:`~bandgen.hf.registry.DEFAULT_HF`, or to none for
-    ``core="spectrostream"`` (the full-band neural codec; options ``model``/``weights``).
+    ``core="spectrostream"`` or ``core="hpcodec"`` (the full-band neural codecs; options
+    ``model``/``weights``).
     """
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     return codec.encode(wav, sample_rate)

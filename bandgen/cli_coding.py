@@ -579,7 +579,7 @@ def _hf_name(args: argparse.Namespace) -> str:
 
     if args.hf is not None:
         return str(args.hf)
-    return "none" if args.core == "spectrostream" else DEFAULT_HF
+    return "none" if args.core in ("spectrostream", "hpcodec") else DEFAULT_HF
 
 
 def _coding_options(sp: argparse.ArgumentParser) -> None:
@@ -596,9 +596,11 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--core",
         default="aac",
-        choices=["aac", "opus", "mp3", "spectrostream"],
+        choices=["aac", "opus", "mp3", "spectrostream", "hpcodec"],
         help="codec of the low band (default aac); spectrostream: a neural codec of the whole "
-        "band, channel pairs coded jointly, no high band (--hf none or left out)",
+        "band, channel pairs coded jointly, no high band (--hf none or left out); hpcodec: the "
+        "harmonic/percussive neural codec, each channel alone, 12 kbps full band or 6 kbps up "
+        "to 8 kHz (--bitrate 6), no high band",
     )
     sp.add_argument(
         "--hf",
@@ -612,7 +614,7 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="model FILE.safetensors (FILE.json beside it) instead of the shipped one, for "
-        "--core spectrostream or --hf nsbg/blind",
+        "--core spectrostream/hpcodec or --hf nsbg/blind",
     )
     sp.add_argument(
         "--side-kbps",

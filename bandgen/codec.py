@@ -233,8 +233,9 @@ class Codec:
 
         Args:
             bitrate_kbps: total target per channel in kbit/s.
-            core: core codec name (``aac``, ``opus``, ``mp3``), or ``spectrostream``, the
-                full-band neural codec (:mod:`bandgen.spectro_codec`; ``hf`` none or ``None``).
+            core: core codec name (``aac``, ``opus``, ``mp3``), or a full-band neural codec
+                (``hf`` none or ``None``): ``spectrostream`` (:mod:`bandgen.spectro_codec`) or
+                ``hpcodec`` (:mod:`bandgen.hp_codec`).
             hf: high-band method name (see :func:`bandgen.hf.registry.available`; default
                 :data:`~bandgen.hf.registry.DEFAULT_HF`).
             core_sample_rate: force the core's sampling rate instead of the mode table's.
@@ -254,11 +255,9 @@ class Codec:
             if stereo_config.mode != "lr":
                 raise ConfigError(
                     f"--stereo {stereo} is for the band-split cores; --core {core} codes "
-                    "channel pairs jointly already"
+                    "the whole band of each channel group itself"
                 )
-            from bandgen.spectro_codec import SpectroCodec
-
-            return SpectroCodec.create(
+            return _full_band_codec(core).create(
                 bitrate_kbps=bitrate_kbps, hf=hf, core_sample_rate=core_sample_rate, **hf_options
             )
         hf = DEFAULT_HF if hf is None else hf
@@ -300,9 +299,7 @@ class Codec:
         """
         check_header(header)
         if header["core"]["name"] in FULL_BAND_CORES:
-            from bandgen.spectro_codec import SpectroCodec
-
-            return SpectroCodec.from_header(header, weights=weights)
+            return _full_band_codec(header["core"]["name"]).from_header(header, weights=weights)
         hf_info = header["hf"]
         hf_config = hf_decode_config(hf_info, weights)
         try:
@@ -631,3 +628,14 @@ def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
         + payloads_per_s
     )
     return per_s * 8 / 1000
+
+
+def _full_band_codec(core: str) -> Any:
+    """The codec class of a full-band core (imported on first use: it needs torch)."""
+    if core == "hpcodec":
+        from bandgen.hp_codec import HPCodecCodec
+
+        return HPCodecCodec
+    from bandgen.spectro_codec import SpectroCodec
+
+    return SpectroCodec

@@ -208,7 +208,7 @@ FAMILIES: dict[str, Family] = {
             presets=("paper", "cpu", "debug"),
             recipe="bandgen.train.hpcodec_recipe:HPCodecRecipe",
             task="bandgen.train.hpcodec_trainer:HPCodecTrainer",
-            loader="bandgen.hp_codec:load_hp_model",
+            loader="bandgen.hp_codec:load_hp_codec",
             mode=lambda info: "--core hpcodec, full band, 6 or 12 kbps per channel",
             card_row=lambda info: "hpcodec",
         ),

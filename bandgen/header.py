@@ -65,8 +65,9 @@ _HF_CONFIG: dict[str, dict[str, _Rule]] = {
     },
 }
 
-FULL_BAND_CORES = ("spectrostream",)
-"""Cores that code the whole band jointly, with no high-band method (:mod:`bandgen.spectro_codec`)."""
+FULL_BAND_CORES = ("spectrostream", "hpcodec")
+"""Cores that code the whole band jointly, with no high-band method (:mod:`bandgen.spectro_codec`,
+:mod:`bandgen.hp_codec`)."""
 
 MODEL_METHODS = ("nsbg", "blind")
 """High-band methods whose decoder loads a trained model (named in the header)."""
@@ -213,17 +214,40 @@ def check_header(header: Mapping[str, Any]) -> None:
 
 
 def _check_full_band(header: Mapping[str, Any]) -> None:
-    """A SpectroStream stream: no high band, and the model, levels and framing it names."""
+    """A full-band stream: no high band, and the model and framing its core names."""
     if header["hf"].get("method") != "none" or header["hf"].get("config"):
         raise _fail("hf", "must be the method 'none' with no config for a full-band core")
+    if header["core"]["name"] == "hpcodec":
+        _check_hpcodec(header)
+    else:
+        _check_spectrostream(header)
+
+
+def _check_model(spec: Mapping[str, Any], core: str) -> None:
+    _text(spec["model"], f"{core}.model")
+    if not isinstance(spec["sha256"], str) or not _SHA256.match(spec["sha256"]):
+        raise _fail(f"{core}.sha256", "is not a sha256 hex digest")
+    _int(spec, "code_bits", 1, 16, f"{core}.code_bits")
+
+
+def _check_hpcodec(header: Mapping[str, Any]) -> None:
+    """An HP-codec stream: the model, the branches coded (1: 16 kHz, 2: full band), framing."""
+    spec = _object(header.get("hpcodec"), "hpcodec", 8)
+    expected = {"model", "sha256", "branches", "code_bits", "tokens_per_frame"}
+    if set(spec) != expected:
+        raise _fail("hpcodec", f"must hold exactly {sorted(expected)}, got {sorted(spec)}")
+    _check_model(spec, "hpcodec")
+    _int(spec, "branches", 1, 2, "hpcodec.branches")
+    _int(spec, "tokens_per_frame", 1, 1024, "hpcodec.tokens_per_frame")
+
+
+def _check_spectrostream(header: Mapping[str, Any]) -> None:
+    """A SpectroStream stream: the model, levels and framing it names."""
     spec = _object(header.get("spectrostream"), "spectrostream", 8)
     expected = {"model", "sha256", "levels", "code_bits", "embeddings_per_frame"}
     if set(spec) != expected:
         raise _fail("spectrostream", f"must hold exactly {sorted(expected)}, got {sorted(spec)}")
-    _text(spec["model"], "spectrostream.model")
-    if not isinstance(spec["sha256"], str) or not _SHA256.match(spec["sha256"]):
-        raise _fail("spectrostream.sha256", "is not a sha256 hex digest")
-    _int(spec, "code_bits", 1, 16, "spectrostream.code_bits")
+    _check_model(spec, "spectrostream")
     _int(spec, "embeddings_per_frame", 1, 1024, "spectrostream.embeddings_per_frame")
     levels = spec["levels"]
     groups = (header["channels"] + 1) // 2

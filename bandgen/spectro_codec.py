@@ -26,23 +26,19 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from bandgen import __version__
 from bandgen.audio import WORK_RATE
-from bandgen.audio.checks import check_channels, check_finite, check_sample_rate
-from bandgen.audio.resample import StreamResampler
-from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame, encode_header
-from bandgen.codec import Codec, EncodeStats
+from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame
 from bandgen.decoder import Concealment, Progress, limit_output
-from bandgen.errors import AudioInputError, BandgenWarning, BitstreamError, ConfigError
+from bandgen.errors import BandgenWarning, BitstreamError, ConfigError
 from bandgen.hf.none import NoneCoder
+from bandgen.token_stream import TokenCodec, check_full_band_options, stream_model
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -114,7 +110,7 @@ def _load(model: str | None, weights: str | os.PathLike[str] | None) -> tuple[An
     return load_family_shared(SPECTRO_CORE, model, weights)
 
 
-class SpectroCodec(Codec):
+class SpectroCodec(TokenCodec):
     """SpectroStream behind the :class:`~bandgen.codec.Codec` interface (module docstring).
 
     Build it with :meth:`Codec.create` (``core="spectrostream"``) or :meth:`create`; streams
@@ -166,18 +162,7 @@ class SpectroCodec(Codec):
         Raises:
             ConfigError: a high-band method or another option, a bad bitrate, or no model.
         """
-        if hf not in (None, "none"):
-            raise ConfigError(
-                f"--core {SPECTRO_CORE} codes the whole band and takes no high-band method: "
-                f"use --hf none or leave --hf out (got --hf {hf})"
-            )
-        if core_sample_rate is not None:
-            raise ConfigError(f"--core {SPECTRO_CORE} always runs at {WORK_RATE} Hz")
-        if options:
-            raise ConfigError(
-                f"--core {SPECTRO_CORE} takes no option {', '.join(sorted(options))} "
-                "(its options: model, weights)"
-            )
+        check_full_band_options(SPECTRO_CORE, hf, core_sample_rate, options)
         if not (isinstance(bitrate_kbps, int | float) and math.isfinite(bitrate_kbps)) or (
             bitrate_kbps <= 0
         ):
@@ -221,7 +206,6 @@ class SpectroCodec(Codec):
                 count that does not fit the length.
             ConfigError: ``weights`` cannot be loaded.
         """
-        from bandgen.pretrained.registry import list_models
         from bandgen.spectro_stream import code_bits
 
         spec = header["spectrostream"]
@@ -229,20 +213,7 @@ class SpectroCodec(Codec):
             raise BitstreamError(
                 "corrupt .bgn header: a SpectroStream stream states its length in its header"
             )
-        name, sha256 = spec["model"], spec["sha256"]
-        if weights is None and name not in list_models(kind=SPECTRO_CORE):
-            raise BitstreamError(
-                f"the stream was coded with SpectroStream model {name[:40]!r} (sha256 "
-                f"{sha256[:16]}...), which is not shipped with this bandgen: pass its weights "
-                "with --weights FILE.safetensors (its .json beside it)"
-            )
-        net, info = _load(None if weights is not None else name, weights)
-        if info["sha256"] != sha256:
-            raise BitstreamError(
-                f"the stream was coded with SpectroStream weights of sha256 {sha256[:16]}..., "
-                f"but {info['name']!r} has {info['sha256'][:16]}...: pass the weights it was "
-                "coded with (--weights)"
-            )
+        net, info = stream_model("SpectroStream", SPECTRO_CORE, spec, weights)
         cfg = net.cfg
         if spec["code_bits"] != code_bits(cfg.codebook_size) or max(spec["levels"]) > (
             cfg.num_levels
@@ -291,88 +262,18 @@ class SpectroCodec(Codec):
 
     # ----------------------------------------------------------------- encoding
 
-    def encode_stream(
-        self,
-        blocks: Iterable[np.ndarray],
-        sample_rate: int,
-        out: IO[bytes],
-        *,
-        progress: Progress | None = None,
-        source: str = "input",
-    ) -> EncodeStats:
-        """Encode blocks ``[C, n]`` at ``sample_rate`` into a ``.bgn`` stream written to ``out``.
-
-        Raises:
-            AudioInputError: empty input, NaN/Inf samples, too many channels, a bad rate.
-        """
-        import torch
-
+    def new_packer(self, channels: int) -> _FramePacker:
+        """The packer of a ``channels``-channel input (sets the codec's levels for it)."""
         from bandgen.spectro_stream import channel_groups
 
-        check_sample_rate(sample_rate)
-        stats = EncodeStats()
-        packer: _FramePacker | None = None
-        to_work: StreamResampler | None = None
-        with tempfile.TemporaryFile() as body, torch.no_grad():
-            for block in blocks:
-                block = np.atleast_2d(np.asarray(block, dtype=np.float32))
-                check_finite(block, source, stats.num_samples)
-                if packer is None or to_work is None:
-                    check_channels(block.shape[0], source)
-                    stats.channels = block.shape[0]
-                    self.levels = self.levels_for(stats.channels)
-                    groups = channel_groups(stats.channels)
-                    packer = _FramePacker(self, groups, self.levels)
-                    to_work = StreamResampler(sample_rate, WORK_RATE, stats.channels)
-                if block.shape[0] != stats.channels:
-                    raise AudioInputError(
-                        f"{source}: channel count changed from {stats.channels} to {block.shape[0]}"
-                    )
-                wav48 = to_work.push(block)
-                stats.num_samples += wav48.shape[1]
-                for data in packer.push(wav48, last=False):
-                    body.write(data)
-                if progress is not None:
-                    progress(block.shape[1] * WORK_RATE // sample_rate)
-            if packer is None or to_work is None:
-                raise AudioInputError(f"{source} holds no audio samples (empty input)")
-            tail = to_work.flush()
-            stats.num_samples += tail.shape[1]
-            if stats.num_samples == 0:
-                raise AudioInputError(f"{source} holds no audio samples (empty input)")
-            for data in packer.push(tail, last=True):
-                body.write(data)
-            stats.num_frames, stats.core_bytes = packer.frames, packer.code_bytes
-            header = self.header(channels=stats.channels, source_rate=sample_rate)
-            header.update(num_samples=stats.num_samples, num_frames=stats.num_frames)
-            # container version 1: the length in the header, which the decoder needs before the
-            # first frame (the last frame's size), at the cost of a seekable output
-            prelude = encode_header(header, version=1)
-            out.write(prelude)
-            body.seek(0)
-            shutil.copyfileobj(body, out, 1 << 20)
-            stats.total_bytes = len(prelude) + body.tell()
-        return stats
+        self.levels = self.levels_for(channels)
+        return _FramePacker(self, channel_groups(channels), self.levels)
 
-    # ----------------------------------------------------------------- decoding
-
-    def decode_frames(
-        self,
-        reader: ContainerReader,
-        *,
-        progress: Progress | None = None,
-        concealment: Concealment | None = None,
+    def decode_tokens(
+        self, reader: ContainerReader, progress: Progress | None, concealment: Concealment
     ) -> Iterator[np.ndarray]:
-        """Decode the frames of a SpectroStream stream; yields float32 ``[C, n]`` at 48 kHz.
-
-        With a salvaging reader, lost or damaged frames become silence and the decoder starts
-        afresh after them; a stream whose data ends early ends where its frames do.
-        """
-        import torch
-
-        concealment = concealment if concealment is not None else Concealment()
-        with torch.no_grad():
-            yield from _decode(self, reader, progress, concealment)
+        """Decode a SpectroStream stream's frames; yields float32 ``[C, n]`` at 48 kHz."""
+        return _decode(self, reader, progress, concealment)
 
 
 class _FramePacker:
