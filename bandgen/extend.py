@@ -44,6 +44,7 @@ from bandgen.errors import ConfigError
 
 if TYPE_CHECKING:
     from bandgen.codec import Progress
+    from bandgen.models.hpcodecx import HPCodecX
     from bandgen.models.nsbg import NSBG
 
 __all__ = [
@@ -267,11 +268,78 @@ def load_extender(
     return Extender(_load_hpcodecx(name, weights))
 
 
+class _WindowedStream:
+    """The windows of :mod:`bandgen.extend_windows` over the 16 kHz input (the crossover
+    crops the generated signal to the core's length)."""
+
+    def __init__(self, method: HPCodecXMethod, channels: int) -> None:
+        from bandgen.extend_windows import WindowStream
+
+        self._inner = WindowStream(method.geometry, method.window, channels)
+
+    def push(self, x16: np.ndarray, core48: np.ndarray) -> np.ndarray:
+        return self._inner.push(x16)
+
+    def flush(self) -> np.ndarray:
+        return self._inner.flush()
+
+
+class HPCodecXMethod:
+    """``--method hpcodecx``: per window, HP-codec's 16 kHz tokens, the transformers' greedy
+    prediction of the 48 kHz branch's tokens, and that branch's decode (paper ``004`` §3.2.1),
+    on the overlapping windows of :mod:`bandgen.extend_windows` (sizes from the model's
+    config: 2.5 s windows, 0.25 s of context at each end, 0.1 s crossfades at the paper size).
+
+    Args:
+        model: an :class:`~bandgen.models.hpcodecx.HPCodecX` (transformers + frozen codec).
+        info: its description.
+    """
+
+    name = "hpcodecx"
+
+    def __init__(self, model: HPCodecX, info: dict[str, Any]) -> None:
+        from bandgen.extend_windows import WindowGeometry
+
+        cfg = model.config
+        self.model = model.eval()
+        self.info = info
+        self.geometry = WindowGeometry(
+            hop=cfg.window_frames - 2 * cfg.context_frames,
+            context=cfg.context_frames,
+            fade=cfg.fade_frames,
+            hop_in=model.codec.hop_low,
+            hop_out=model.codec.hop_high,
+        )
+
+    def window(self, x16: np.ndarray) -> np.ndarray:
+        """One window: ``x16 [C, W hop_low] -> [C, W hop_high]`` generated at 48 kHz."""
+        import torch
+
+        with torch.inference_mode():
+            out = self.model.extend_high(torch.from_numpy(np.ascontiguousarray(x16))[:, None])
+        return out[:, 0].numpy()
+
+    def generate(self, x16: np.ndarray, core48: np.ndarray) -> np.ndarray:
+        from bandgen.extend_windows import run_windows
+
+        return run_windows(x16, self.geometry, self.window)[:, : core48.shape[1]]
+
+    def new_stream(self, channels: int) -> MethodStream:
+        return _WindowedStream(self, channels)
+
+
 def _load_hpcodecx(name: str | None, weights: str | os.PathLike[str] | None) -> Method:
+    from bandgen.models.hpcodecx import HPCodecX
     from bandgen.pretrained.registry import load_weights, resolve_weights
 
-    load_weights(*resolve_weights(name, weights, kind="hpcodecx"), kind="hpcodecx")
-    raise ConfigError("--method hpcodecx is not available in this bandgen yet")
+    model, info = load_weights(*resolve_weights(name, weights, kind="hpcodecx"), kind="hpcodecx")
+    assert isinstance(model, HPCodecX)
+    return HPCodecXMethod(model, info)
+
+
+def load_hpcodecx(name: str, **options: Any) -> Extender:
+    """What :func:`bandgen.load` gives for a shipped HP-codecX model: its :class:`Extender`."""
+    return load_extender("hpcodecx", name, **options)
 
 
 @dataclass(frozen=True)

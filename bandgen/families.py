@@ -212,6 +212,18 @@ FAMILIES: dict[str, Family] = {
             mode=lambda info: "--core hpcodec, full band, 6 or 12 kbps per channel",
             card_row=lambda info: "hpcodec",
         ),
+        Family(
+            name="hpcodecx",
+            title="HP-codecX (paper 004)",
+            config="bandgen.models.hpcodecx:HPCodecXConfig",
+            model="bandgen.models.hpcodecx:HPCodecX",
+            presets=("paper", "cpu", "debug"),
+            recipe="bandgen.train.hpcodecx_trainer:HPCodecXRecipe",
+            task="bandgen.train.hpcodecx_trainer:HPCodecXTrainer",
+            loader="bandgen.extend:load_hpcodecx",
+            mode=lambda info: "extend --method hpcodecx, 16 -> 48 kHz",
+            card_row=lambda info: "hpcodecx",
+        ),
     )
 }
 """Every model family bandgen knows, by :attr:`Family.name`."""

@@ -12,7 +12,8 @@ second of wall time (x real time) and the ratio of each method's time to the res
 
 Each method uses its shipped model, else the weights given, else a randomly initialised model
 of the size that ships (timing does not depend on the weights): for ``blind`` the CPU-size
-patch generator of ``recipes/blind_8k_cpu.yaml`` (bands 10..29 from 0..9).
+patch generator of ``recipes/blind_8k_cpu.yaml`` (bands 10..29 from 0..9), for ``hpcodecx``
+the ``cpu`` preset (transformers and codec).
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ import numpy as np
 import torch
 
 from bandgen.audio.resample import StreamResampler, resample
-from bandgen.extend import DEFAULT_MODELS, INPUT_RATE, BlindMethod, Extender, load_extender
+from bandgen.extend import (
+    DEFAULT_MODELS,
+    INPUT_RATE,
+    BlindMethod,
+    Extender,
+    HPCodecXMethod,
+    load_extender,
+)
 from bandgen.pretrained.registry import list_models
 
 CLIP = Path(__file__).resolve().parents[1].parent / "shared/data/dev/dev_music_08.flac"
@@ -77,8 +85,12 @@ def build(method: str, weights: str | None) -> tuple[Extender, str]:
     if weights is not None or DEFAULT_MODELS[method] in list_models():
         ext = load_extender(method, weights=weights)
         return ext, str(ext.info.get("name", ""))
-    if method != "blind":
-        raise SystemExit(f"no {method} model shipped: pass --{method}-weights FILE")
+    torch.manual_seed(0)
+    if method == "hpcodecx":
+        from bandgen.models.hpcodecx import HPCodecX, HPCodecXConfig
+
+        model = HPCodecX(HPCodecXConfig.cpu())
+        return Extender(HPCodecXMethod(model, {"name": "random"})), "random, preset cpu"
     from bandgen.models.config import NSBGConfig
     from bandgen.models.nsbg import NSBG
 

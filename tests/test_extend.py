@@ -245,3 +245,46 @@ def test_blind_method_needs_the_model_kind(weights: Path) -> None:
     model, info = registry.load_weights(weights)
     method = BlindMethod(model, info)  # type: ignore[arg-type]
     assert method.name == "blind" and extend.METHODS == ("blind", "hpcodecx")
+
+
+# -- HP-codecX ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hpx_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from bandgen.models.hpcodecx import HPCodecX, HPCodecXConfig
+
+    torch.manual_seed(0)
+    config = HPCodecXConfig.debug()
+    path = tmp_path_factory.mktemp("hpx") / "hpx.safetensors"
+    export_weights(path, HPCodecX(config), {"model": "hpcodecx", "config": config.to_dict()})
+    return path
+
+
+def test_hpcodecx_streams_as_whole_and_keeps_the_input_band(hpx_weights: Path) -> None:
+    ext = load_extender("hpcodecx", weights=hpx_weights)
+    assert ext.method.name == "hpcodecx"
+    x16 = _noise(2, 16_000, seed=4)  # 100 frames: several 20-frame windows
+    whole = ext.extend(x16)
+    assert whole.shape == (2, 48_000)
+    for block in (1234, 16_000):
+        parts = [x16[:, i : i + block] for i in range(0, x16.shape[1], block)]
+        chunked = np.concatenate(list(ext.stream(parts)), axis=1)
+        assert chunked.shape == whole.shape and np.abs(chunked - whole).max() < 1e-5
+    core = resample(x16, 16_000, 48_000)
+    below = _band(whole - core, 0, 7700)
+    assert np.abs(below).max() < 1e-3 * np.abs(_band(core, 0, 7700)).max()
+    generated = ext.method.generate(x16, core)
+    above = _band(whole - generated, 8300, 24_000)
+    assert np.abs(above).max() < 1e-3 * np.abs(_band(generated, 8300, 24_000)).max()
+
+
+def test_hpcodecx_command(
+    tmp_path: Path, hpx_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "in.wav", _noise(1, 8000), 16_000)
+    args = ["--method", "hpcodecx", "--weights", str(hpx_weights), "--json", "--no-progress"]
+    assert main(["extend", str(src), str(tmp_path / "o.wav"), *args]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["method"] == "hpcodecx" and summary["model"] == "hpx"
+    assert sf.info(str(tmp_path / "o.wav")).frames == 24_000

@@ -54,7 +54,7 @@ def test_every_entry_resolves_to_a_consistent_family(kind: str) -> None:
 def test_the_shipped_families() -> None:
     assert {"mp3restore", "nsbg"} <= set(families.names())
     with pytest.raises(
-        ConfigError, match="unknown model kind 'nope'; known kinds: hpcodec, mp3restore"
+        ConfigError, match="unknown model kind 'nope'; known kinds: hpcodec, hpcodecx, mp3restore"
     ):
         families.get("nope")
 

@@ -96,7 +96,8 @@ def test_the_family_comes_from_the_json(tmp_path: Path) -> None:
     meta = json.loads(weights.with_suffix(".json").read_text())
     weights.with_suffix(".json").write_text(json.dumps({**meta, "model": "hpcodex"}))
     with pytest.raises(
-        ConfigError, match="unknown model kind 'hpcodex'; known kinds: hpcodec, mp3restore"
+        ConfigError,
+        match="unknown model kind 'hpcodex'; known kinds: hpcodec, hpcodecx, mp3restore",
     ):
         registry.load_weights(weights)
     weights.with_suffix(".json").write_text(
