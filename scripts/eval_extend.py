@@ -106,9 +106,8 @@ def _extender(method: str) -> System:
 
 def _hpcodec(weights: str | None) -> System:
     """The HP-codec round trip at 12 kbps (both branches, 6 codebooks each), per channel."""
-    from bandgen.pretrained.registry import load_weights, resolve_weights
-
     from bandgen.models.hpcodec import HPCodec
+    from bandgen.pretrained.registry import load_weights, resolve_weights
 
     codec, _ = load_weights(*resolve_weights("hpcodec-cpu", weights), kind="hpcodec")
     assert isinstance(codec, HPCodec)
