@@ -66,6 +66,11 @@ class HPCodecConfig(Config):
         codebooks_per_section: RVQ depth of each section (3).
         quantizer_dropout: DAC quantiser dropout within a section (0: the codec always sends
             all 6 codebooks of a branch).
+        reseed_dead_codes: re-seed unused codebook entries in training
+            (:class:`~bandgen.quantization.rvq.FactorizedVQ`; not in the paper). The CPU preset
+            sets it: its first run's 48 kHz branch kept one entry per codebook (0 bits) without
+            it; with it, 0.33 bits after 500 phase-2 steps: better, not yet cured (the fresh
+            48 kHz decoder's tanh output starts at a DC of about -0.8 and saturates).
     """
 
     d_model: int = 64
@@ -76,6 +81,7 @@ class HPCodecConfig(Config):
     codebook_dim: int = 8
     codebooks_per_section: int = 3
     quantizer_dropout: float = 0.0
+    reseed_dead_codes: bool = False
 
     def __post_init__(self) -> None:
         hop_low, hop_high = _prod(self.low_rates), _prod(self.high_rates)
@@ -99,7 +105,7 @@ class HPCodecConfig(Config):
     @classmethod
     def cpu(cls) -> HPCodecConfig:
         """A size that trains on a few CPU cores (same rates and codebooks: 6 kbps/branch)."""
-        return cls(d_model=8, decoder_dim=64)
+        return cls(d_model=8, decoder_dim=64, reseed_dead_codes=True)
 
     @classmethod
     def debug(cls) -> HPCodecConfig:
@@ -187,6 +193,7 @@ class HPBranch(nn.Module):
                     codebook_size=config.codebook_size,
                     codebook_dim=config.codebook_dim,
                     quantizer_dropout=config.quantizer_dropout,
+                    reseed_dead=config.reseed_dead_codes,
                 )
                 for name in SECTIONS
             }

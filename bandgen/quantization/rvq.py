@@ -23,7 +23,11 @@ from torch.nn.utils.parametrizations import weight_norm
 from bandgen.errors import ConfigError
 from bandgen.quantization.base import BaseQuantizer, QuantizedResult
 
-__all__ = ["FactorizedVQ", "ResidualVectorQuantizer"]
+__all__ = ["USAGE_DECAY", "FactorizedVQ", "ResidualVectorQuantizer"]
+
+USAGE_DECAY = 0.95
+"""Per-step decay of a codebook entry's usage average (``reseed_dead``): an entry no frame
+picks falls below the threshold after ~45 steps."""
 
 
 class FactorizedVQ(nn.Module):
@@ -33,13 +37,41 @@ class FactorizedVQ(nn.Module):
         dim: latent size ``D``.
         codebook_size: entries in the codebook (1024).
         codebook_dim: size ``d`` of the factorised code space (8).
+        reseed_dead: in training, replace entries whose usage (an exponential average of the
+            share of frames that pick them, decay :data:`USAGE_DECAY` per step) falls below
+            ``1 / (10 K)`` by encodings drawn from the batch. Not in DAC: a quantiser whose
+            encodings all point one way (a fresh DAC encoder's latent is ~98 % one constant
+            vector) otherwise keeps one entry for every frame for good. Training-only state;
+            the weights are unchanged in meaning.
     """
 
-    def __init__(self, dim: int, codebook_size: int, codebook_dim: int) -> None:
+    usage: Tensor
+
+    def __init__(
+        self, dim: int, codebook_size: int, codebook_dim: int, *, reseed_dead: bool = False
+    ) -> None:
         super().__init__()
         self.in_proj = weight_norm(nn.Conv1d(dim, codebook_dim, 1))
         self.out_proj = weight_norm(nn.Conv1d(codebook_dim, dim, 1))
         self.codebook = nn.Embedding(codebook_size, codebook_dim)
+        self.reseed_dead = reseed_dead
+        self.register_buffer(
+            "usage", torch.full((codebook_size,), 1.0 / codebook_size), persistent=False
+        )
+
+    @torch.no_grad()
+    def _reseed(self, z_e: Tensor, indices: Tensor) -> None:
+        """Update the usage average and re-seed the dead entries from ``z_e [B, d, N]``."""
+        size = self.usage.numel()
+        counts = torch.bincount(indices.reshape(-1), minlength=size).to(self.usage.dtype)
+        self.usage.mul_(USAGE_DECAY).add_(counts / counts.sum(), alpha=1.0 - USAGE_DECAY)
+        dead = (self.usage < 0.1 / size).nonzero().squeeze(1)
+        if dead.numel() == 0:
+            return
+        pool = z_e.transpose(1, 2).reshape(-1, z_e.shape[1])
+        pick = torch.randint(0, pool.shape[0], (dead.numel(),), device=pool.device)
+        self.codebook.weight.data[dead] = pool[pick].to(self.codebook.weight.dtype)
+        self.usage[dead] = 1.0 / size
 
     def nearest(self, z_e: Tensor) -> Tensor:
         """Indices ``[B, N]`` of the entries most cosine-similar to ``z_e [B, d, N]``."""
@@ -63,6 +95,8 @@ class FactorizedVQ(nn.Module):
         """
         z_e = self.in_proj(residual)
         indices = self.nearest(z_e)
+        if self.reseed_dead and self.training:
+            self._reseed(z_e.detach(), indices)
         code = self.lookup(indices)
         commitment = F.mse_loss(z_e, code.detach(), reduction="none").mean(dim=(1, 2))
         codebook = F.mse_loss(code, z_e.detach(), reduction="none").mean(dim=(1, 2))
@@ -79,6 +113,7 @@ class ResidualVectorQuantizer(BaseQuantizer):
         codebook_size: entries per codebook (1024 -> 10 bits per code).
         codebook_dim: factorised code size (8).
         quantizer_dropout: fraction of batch items trained with a random number of stages (0.5).
+        reseed_dead: re-seed unused entries in training (:class:`FactorizedVQ`; default off).
 
     Shape:
         ``forward``: ``z [B, D, N] -> QuantizedResult`` (``z_q [B, D, N]``, ``codes [B, K, N]``).
@@ -93,6 +128,7 @@ class ResidualVectorQuantizer(BaseQuantizer):
         codebook_size: int = 1024,
         codebook_dim: int = 8,
         quantizer_dropout: float = 0.0,
+        reseed_dead: bool = False,
     ) -> None:
         super().__init__()
         if num_codebooks < 1 or codebook_size < 2 or not 0.0 <= quantizer_dropout <= 1.0:
@@ -106,7 +142,8 @@ class ResidualVectorQuantizer(BaseQuantizer):
         self.codebook_dim = codebook_dim
         self.quantizer_dropout = quantizer_dropout
         self.layers = nn.ModuleList(
-            FactorizedVQ(dim, codebook_size, codebook_dim) for _ in range(num_codebooks)
+            FactorizedVQ(dim, codebook_size, codebook_dim, reseed_dead=reseed_dead)
+            for _ in range(num_codebooks)
         )
 
     @property
