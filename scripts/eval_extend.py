@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -106,31 +107,25 @@ def _extender(method: str) -> System:
 
 def _hpcodec(weights: str | None) -> System:
     """The HP-codec round trip at 12 kbps (both branches, 6 codebooks each), per channel."""
-    from bandgen.models.hpcodec import HPCodec
-    from bandgen.pretrained.registry import load_weights, resolve_weights
+    from bandgen.hp_codec import load_hp_model
+    from bandgen.hp_stream import decode_tokens, encode_tokens
 
-    codec, _ = load_weights(*resolve_weights("hpcodec-cpu", weights), kind="hpcodec")
-    assert isinstance(codec, HPCodec)
+    codec, _ = load_hp_model(weights=weights)
 
     def run(wav: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            x48 = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[:, None]
-            x48 = torch.nn.functional.pad(x48, (0, -x48.shape[-1] % codec.hop_high))
-            low = codec.decode_low(codec.encode_low(codec.to_16k(x48)))
-            low48 = codec.to_48k(low)[..., : x48.shape[-1]]
-            high = codec.decode_high(codec.encode_high(x48 - low48))[..., : x48.shape[-1]]
-            out: np.ndarray = (low48 + high)[:, 0].numpy().astype(np.float64)
-        return out
+        x48 = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[:, None]
+        x48 = torch.nn.functional.pad(x48, (0, -x48.shape[-1] % codec.hop_high))
+        out = decode_tokens(codec, encode_tokens(codec, x48, branches=2))
+        return out[:, 0, : wav.shape[-1]].numpy().astype(np.float64)
 
     return run
 
 
-_HPCODEC_WEIGHTS: str | None = None
-SYSTEMS: dict[str, tuple[bool, Callable[[], System]]] = {
-    "input": (True, lambda: _input),
-    "blind": (True, lambda: _extender("blind")),
-    "hpcodecx": (True, lambda: _extender("hpcodecx")),
-    "hpcodec12": (False, lambda: _hpcodec(_HPCODEC_WEIGHTS)),
+SYSTEMS: dict[str, tuple[bool, Callable[[argparse.Namespace], System]]] = {
+    "input": (True, lambda a: _input),
+    "blind": (True, lambda a: _extender("blind")),
+    "hpcodecx": (True, lambda a: _extender("hpcodecx")),
+    "hpcodec12": (False, lambda a: _hpcodec(a.hpcodec_weights)),
 }
 """name -> (takes the 16 kHz reduction, builder)."""
 
@@ -154,15 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.merge:
         return _merge(a.merge.split(","), Path(a.out))
-    global _HPCODEC_WEIGHTS
-    _HPCODEC_WEIGHTS = a.hpcodec_weights
 
     torch.set_num_threads(a.threads)
     names = [n.strip() for n in a.systems.split(",") if n.strip()]
     unknown = sorted(set(names) - set(SYSTEMS))
     if unknown:
         ap.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
-    systems = {n: (SYSTEMS[n][0], SYSTEMS[n][1]()) for n in names}
+    systems = {n: (SYSTEMS[n][0], SYSTEMS[n][1](a)) for n in names}
     records, seconds, wall = [], dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
     start = time.perf_counter()
     for clip in find_clips(a.dev):
@@ -195,15 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         f"; {time.perf_counter() - start:.0f} s. Speed (x real time, {a.threads} thread(s), "
         f"model and resampling included): {speed}.",
     ]
-    text = "\n".join(header) + "\n\n" + table(rows, metrics)
-    out_dir = Path(a.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with AtomicFile(out_dir / "summary.md") as f:
-        f.tmp_path.write_text(text)
-    with AtomicFile(out_dir / "per_clip.json") as f:
-        f.tmp_path.write_text(json.dumps(records, indent=1))
-    print(text)
-    return 0
+    return _write(Path(a.out), "\n".join(header) + "\n\n" + table(rows, metrics), records)
 
 
 def _merge(paths: list[str], out_dir: Path) -> int:
@@ -216,6 +201,11 @@ def _merge(paths: list[str], out_dir: Path) -> int:
         + "\n"
         + table(summarize(records, metrics), metrics)
     )
+    return _write(out_dir, text, records)
+
+
+def _write(out_dir: Path, text: str, records: list[dict[str, Any]]) -> int:
+    """``out_dir/summary.md`` and ``out_dir/per_clip.json``, each written atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with AtomicFile(out_dir / "summary.md") as f:
         f.tmp_path.write_text(text)
