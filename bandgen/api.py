@@ -112,11 +112,12 @@ def load_codec_model(name: str, *, core: str = "aac", **hf_options: Any) -> Code
     Raises:
         ConfigError: ``name`` is not a shipped n-SBG model, or a bad option.
     """
+    from bandgen.families import is_extension_model
     from bandgen.pretrained.registry import model_info, model_paths
 
     model_paths(name, kind="nsbg")
     info = model_info(name)
-    if (info.get("core") or {}).get("name") == "bandlimit":  # an extension model
+    if is_extension_model(info):
         return load_extender("blind", name)
     kbps = info.get("bitrate_kbps")
     if not isinstance(kbps, (int, float)):

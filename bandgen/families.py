@@ -27,7 +27,16 @@ from typing import Any
 
 from bandgen.errors import ConfigError
 
-__all__ = ["DEFAULT_KIND", "FAMILIES", "Family", "get", "names", "register", "resolve"]
+__all__ = [
+    "DEFAULT_KIND",
+    "FAMILIES",
+    "Family",
+    "get",
+    "is_extension_model",
+    "names",
+    "register",
+    "resolve",
+]
 
 DEFAULT_KIND = "nsbg"
 """Family of a recipe without ``model.kind`` and of weights whose JSON has no ``model`` (every
@@ -133,20 +142,20 @@ def _nsbg_method(info: Mapping[str, Any]) -> str:
     return "blind" if config.get("blind") else "nsbg"
 
 
-def _extends(info: Mapping[str, Any]) -> bool:
+def is_extension_model(info: Mapping[str, Any]) -> bool:
     """Whether an n-SBG model was trained on the band-limit core (``bandgen extend``)."""
     return (info.get("core") or {}).get("name") == "bandlimit"
 
 
 def _nsbg_mode(info: Mapping[str, Any]) -> str:
-    if _extends(info):
+    if is_extension_model(info):
         rate = (info.get("core") or {}).get("sample_rate", 16000)
         return f"extend --method {_nsbg_method(info)}, {rate / 2000:g} kHz input band"
     return f"--hf {_nsbg_method(info)}, {_kbps(info)}"
 
 
 def _nsbg_row(info: Mapping[str, Any]) -> str:
-    if _extends(info):
+    if is_extension_model(info):
         return _nsbg_method(info)
     kbps = info.get("bitrate_kbps")
     return f"{_nsbg_method(info)}:{float(kbps):g}" if isinstance(kbps, (int, float)) else ""

@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 
 from bandgen.codec import Codec
+from bandgen.families import is_extension_model
 from bandgen.metrics.basic import lsd
 from bandgen.pretrained import registry
 
 ALL_SHIPPED = registry.list_models(kind="nsbg")
-EXTENDERS = [
-    n for n in ALL_SHIPPED if registry.model_info(n).get("core", {}).get("name") == "bandlimit"
-]
+EXTENDERS = [n for n in ALL_SHIPPED if is_extension_model(registry.model_info(n))]
 """Blind models trained on the band-limit core: ``bandgen extend``, not codec modes."""
 SHIPPED = [n for n in ALL_SHIPPED if n not in EXTENDERS]
 SOURCES = ["synthetic", pytest.param("dev_music_04", marks=pytest.mark.shared_data)]
