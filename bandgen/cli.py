@@ -322,21 +322,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-class _Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so outputs' temporary files are removed."""
+def _exit_terminated(signum: int, frame: object) -> None:
+    """SIGTERM: remove the outputs' temporary files and end at once.
 
+    Raising an exception here instead would unwind through whatever C code (FFmpeg, a torch
+    op) the signal interrupted; that crashed the process now and then (SIGSEGV), which left
+    the temporary files behind.  Ending without unwinding leaves nothing half-done either:
+    every output is written to a temporary file that only an orderly close renames.
+    """
+    from bandgen.audio.io import discard_live_temporaries
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated
+    discard_live_temporaries()
+    try:
+        sys.stderr.write("bandgen: terminated; no output was written\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signal.SIGTERM)
 
 
 @contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, ``timeout``) into an exception while the command runs."""
+def _sigterm_cleans_up() -> Iterator[None]:
+    """On SIGTERM (``kill``, ``timeout``) while the command runs, remove its temporary
+    outputs and exit with 143."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _exit_terminated)
     try:
         yield
     finally:
@@ -377,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "uses_threads", False):
         set_threads(args.threads)
     try:
-        with _sigterm_unwinds(), _bandgen_warnings():
+        with _sigterm_cleans_up(), _bandgen_warnings():
             status = args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BandgenError as exc:
@@ -386,9 +397,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bandgen: interrupted; no output was written", file=sys.stderr)
         return 130
-    except _Terminated:
-        print("bandgen: terminated; no output was written", file=sys.stderr)
-        return 128 + signal.SIGTERM
     except BrokenPipeError:
         return _stdout_closed()
     return int(status or 0)

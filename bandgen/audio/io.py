@@ -7,6 +7,7 @@ everything was written, so a failed run never leaves a half-written output.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import tempfile
@@ -36,6 +37,23 @@ MAX_OUTPUT_CHANNELS = {".wav": 1024, ".flac": 8}
 """Most channels libsndfile writes per output format."""
 
 TEMP_SUFFIX = ".part"
+
+_LIVE_TEMPS: set[Path] = set()
+"""Temporary files of the :class:`AtomicFile` objects still open in this process."""
+
+
+def discard_live_temporaries() -> None:
+    """Remove every temporary file an open :class:`AtomicFile` holds.
+
+    For a process that is about to end without unwinding (the CLI's SIGTERM handler): the
+    outputs stay as they were and no ``.part`` file is left behind.
+    """
+    for tmp in list(_LIVE_TEMPS):
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        _LIVE_TEMPS.discard(tmp)
+
+
 """Suffix of the temporary files :class:`AtomicFile` writes beside an output."""
 
 
@@ -257,8 +275,9 @@ class AtomicFile:
     """A temporary file beside ``path`` that replaces ``path`` only on success.
 
     Use as a context manager; ``.tmp_path`` is where to write.  On an exception
-    (``KeyboardInterrupt`` and the CLI's SIGTERM included) the temporary file is removed and
-    ``path`` is left untouched.  Temporary files of runs that were killed are swept first.
+    (``KeyboardInterrupt`` included) the temporary file is removed and ``path`` is left
+    untouched; the CLI's SIGTERM handler removes it through :func:`discard_live_temporaries`.
+    Temporary files of runs that were killed are swept first.
 
     Raises:
         ConfigError: ``path`` cannot be written (see :func:`check_output_path`).
@@ -277,6 +296,7 @@ class AtomicFile:
             raise ConfigError(f"cannot write {self.path}: {exc.strerror}") from None
         os.close(fd)
         self.tmp_path = Path(tmp)
+        _LIVE_TEMPS.add(self.tmp_path)
 
     def __enter__(self) -> AtomicFile:
         return self
@@ -284,6 +304,7 @@ class AtomicFile:
     def discard(self) -> None:
         """Remove the temporary file (the output is left as it was)."""
         self.tmp_path.unlink(missing_ok=True)
+        _LIVE_TEMPS.discard(self.tmp_path)
 
     def __exit__(
         self,
@@ -300,6 +321,7 @@ class AtomicFile:
         try:
             os.chmod(self.tmp_path, 0o666 & ~umask)
             os.replace(self.tmp_path, self.path)
+            _LIVE_TEMPS.discard(self.tmp_path)
         except OSError as exc:
             self.discard()
             raise ConfigError(f"cannot write {self.path}: {exc.strerror}") from None

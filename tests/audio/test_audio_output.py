@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bandgen.audio.io import AtomicFile, AudioWriter, iter_audio, read_audio, write_audio
+from bandgen.audio.io import (
+    AtomicFile,
+    AudioWriter,
+    discard_live_temporaries,
+    iter_audio,
+    read_audio,
+    write_audio,
+)
 from bandgen.errors import AudioInputError, ConfigError
 
 
@@ -90,3 +97,17 @@ def test_stale_temp_files_of_dead_runs_are_swept(tmp_path: Path) -> None:
         assert target.tmp_path.name.startswith(f".o.wav.{os.getpid()}.")
         target.tmp_path.write_bytes(b"y")
     assert _left(tmp_path) == sorted([alive.name, other.name, "o.wav"])
+
+
+def test_live_temporaries_are_discarded_without_unwinding(tmp_path: Path) -> None:
+    """What the CLI's SIGTERM handler does before it exits: open outputs' temporaries go,
+    finished outputs and the ones never started stay."""
+    with AtomicFile(tmp_path / "done.wav") as done:
+        done.tmp_path.write_bytes(b"d")
+    open_file = AtomicFile(tmp_path / "o.wav")
+    open_file.tmp_path.write_bytes(b"x")
+    (tmp_path / "o.wav").write_bytes(b"old")
+    discard_live_temporaries()
+    assert _left(tmp_path) == ["done.wav", "o.wav"]
+    assert (tmp_path / "o.wav").read_bytes() == b"old"
+    discard_live_temporaries()  # nothing left to remove: no error
