@@ -71,6 +71,13 @@ class HPCodecConfig(Config):
             sets it: its first run's 48 kHz branch kept one entry per codebook (0 bits) without
             it; with it, 0.33 bits after 500 phase-2 steps: better, not yet cured (the fresh
             48 kHz decoder's tanh output starts at a DC of about -0.8 and saturates).
+        high_input_gain: fixed gain on the 48 kHz branch's encoder input (1: the paper). The
+            residual it codes is quiet (std ~0.01-0.06), so at gain 1 the encoder's latent is
+            ~99 % one time-constant vector (the Snake offsets) and every frame quantises to the
+            same code; the CPU preset uses 16 (~50 % on music). The decoder's output is not
+            scaled: it learns the residual's level itself.
+        quiet_start: both decoders start with an output of about 0
+            (:class:`~bandgen.nn.dac.DACDecoder`); the CPU preset sets it.
     """
 
     d_model: int = 64
@@ -82,6 +89,8 @@ class HPCodecConfig(Config):
     codebooks_per_section: int = 3
     quantizer_dropout: float = 0.0
     reseed_dead_codes: bool = False
+    high_input_gain: float = 1.0
+    quiet_start: bool = False
 
     def __post_init__(self) -> None:
         hop_low, hop_high = _prod(self.low_rates), _prod(self.high_rates)
@@ -94,6 +103,8 @@ class HPCodecConfig(Config):
             raise ConfigError("low_rates and high_rates need the same number of blocks")
         if self.decoder_dim % 2 ** len(self.low_rates):
             raise ConfigError(f"decoder_dim must be divisible by {2 ** len(self.low_rates)}")
+        if not self.high_input_gain > 0:
+            raise ConfigError(f"high_input_gain must be > 0, got {self.high_input_gain}")
         if self.d_model < 1 or self.codebooks_per_section < 1:
             raise ConfigError("d_model and codebooks_per_section must be >= 1")
 
@@ -105,7 +116,13 @@ class HPCodecConfig(Config):
     @classmethod
     def cpu(cls) -> HPCodecConfig:
         """A size that trains on a few CPU cores (same rates and codebooks: 6 kbps/branch)."""
-        return cls(d_model=8, decoder_dim=64, reseed_dead_codes=True)
+        return cls(
+            d_model=8,
+            decoder_dim=64,
+            reseed_dead_codes=True,
+            high_input_gain=16.0,
+            quiet_start=True,
+        )
 
     @classmethod
     def debug(cls) -> HPCodecConfig:
@@ -181,9 +198,12 @@ class HPCodecOutput:
 class HPBranch(nn.Module):
     """One branch: DAC encoder, harmonic and percussive RVQ sections, DAC decoder."""
 
-    def __init__(self, config: HPCodecConfig, rates: tuple[int, ...]) -> None:
+    def __init__(
+        self, config: HPCodecConfig, rates: tuple[int, ...], input_gain: float = 1.0
+    ) -> None:
         super().__init__()
         self.hop = _prod(rates)
+        self.input_gain = input_gain
         self.encoder = DACEncoder(config.d_model, rates)
         self.quantizers = nn.ModuleDict(
             {
@@ -198,11 +218,19 @@ class HPBranch(nn.Module):
                 for name in SECTIONS
             }
         )
-        self.decoder = DACDecoder(config.latent_dim, config.decoder_dim, tuple(reversed(rates)))
+        self.decoder = DACDecoder(
+            config.latent_dim,
+            config.decoder_dim,
+            tuple(reversed(rates)),
+            quiet_start=config.quiet_start,
+        )
         self.per_section = config.codebooks_per_section
 
     def _pad(self, wav: Tensor) -> Tensor:
+        """The encoder's input: ``wav`` times the input gain, padded to whole hops."""
         frames = -(-wav.shape[-1] // self.hop)
+        if self.input_gain != 1.0:
+            wav = wav * self.input_gain
         return F.pad(wav, (0, frames * self.hop - wav.shape[-1]))
 
     def _rvq(self, name: str) -> ResidualVectorQuantizer:
@@ -268,7 +296,7 @@ class HPCodec(nn.Module):
         self.hop_high = config.hop_high
         self.codebook_size = config.codebook_size
         self.low = HPBranch(config, config.low_rates)
-        self.high = HPBranch(config, config.high_rates)
+        self.high = HPBranch(config, config.high_rates, config.high_input_gain)
         self.resampler = SincResampler(3)
 
     # ------------------------------------------------------------------ resampling

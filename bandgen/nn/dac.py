@@ -58,6 +58,14 @@ def stride_kernel(stride: int) -> tuple[int, int]:
     return 2 * stride + stride % 2, math.ceil(stride / 2)
 
 
+def _start_quiet(conv: nn.Module) -> None:
+    """Zero the bias of a weight-normed conv and scale its gain by 1/100."""
+    params = dict(conv.named_parameters())
+    with torch.no_grad():
+        params["bias"].zero_()
+        params["parametrizations.weight.original0"].mul_(0.01)
+
+
 class _ResidualUnit(nn.Module):
     def __init__(self, channels: int, dilation: int) -> None:
         super().__init__()
@@ -115,11 +123,17 @@ class DACDecoder(nn.Module):
         latent_dim: channels of the latents ``D``.
         dim: channels after the first conv (1536); halved at every block.
         rates: strides of the blocks (16 kHz branch: 8, 5, 2, 2).
+        quiet_start: initialise the last conv with zero bias and 1/100 of its gain, so a fresh
+            decoder outputs about 0 (not in DAC). With the default initialisation the Snake
+            activations' positive offsets add up to a DC at the output: about -0.84 before
+            training for the CPU size's 48 kHz branch, which sits in the tanh's flat part.
 
     Shape: ``latents [B, D, N] -> wav [B, 1, N prod(rates)]`` in ``[-1, 1]``.
     """
 
-    def __init__(self, latent_dim: int, dim: int, rates: Sequence[int]) -> None:
+    def __init__(
+        self, latent_dim: int, dim: int, rates: Sequence[int], *, quiet_start: bool = False
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [_conv(latent_dim, dim, 7)]
         channels = dim
@@ -133,7 +147,10 @@ class DACDecoder(nn.Module):
             ]
             channels //= 2
             layers += _units(channels)
-        layers += [Snake(channels), _conv(channels, 1, 7), nn.Tanh()]
+        last = _conv(channels, 1, 7)
+        if quiet_start:
+            _start_quiet(last)
+        layers += [Snake(channels), last, nn.Tanh()]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, latents: Tensor) -> Tensor:

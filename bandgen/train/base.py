@@ -204,7 +204,11 @@ class BaseTrainer(ABC, Generic[RecipeT]):
         if resume:
             self._load()
         elif recipe.schedule.init_from is not None:
-            counts = warm_start(recipe.schedule.init_from, self._objects()["modules"])
+            counts = warm_start(
+                recipe.schedule.init_from,
+                self._objects()["modules"],
+                only=recipe.schedule.init_only,
+            )
             if self.is_main:
                 print(f"warm start from {recipe.schedule.init_from}: {counts}", flush=True)
         self._seed_rank()

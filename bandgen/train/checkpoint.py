@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,14 +262,19 @@ def load_checkpoint(
     return {**payload["meta"], "omitted": omitted}
 
 
-def warm_start(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> dict[str, int]:
+def warm_start(
+    path: str | os.PathLike[str],
+    modules: Mapping[str, nn.Module],
+    only: Sequence[str] | None = None,
+) -> dict[str, int]:
     """Initialise ``modules`` from another run's resume checkpoint, as far as they match.
 
     For each module ``name``, every tensor ``name/<key>`` of the checkpoint whose ``key`` the
     module also has is copied in: whole when the shapes agree, else the overlapping leading
     part of every dimension (one more output band or RVQ stage keeps its fresh initialisation
-    there). Tensors the checkpoint lacks keep theirs. Optimiser state, schedulers, RNG and
-    step are not read: the warm-started run starts at step 0.
+    there). Tensors the checkpoint lacks keep theirs, and so do those whose ``name/<key>``
+    starts with none of the prefixes ``only`` (when given). Optimiser state, schedulers, RNG
+    and step are not read: the warm-started run starts at step 0.
 
     Returns:
         Counts ``{"copied": ..., "partial": ..., "fresh": ...}`` over all module tensors.
@@ -283,7 +288,10 @@ def warm_start(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -
     with torch.no_grad():
         for name, module in modules.items():
             for key, target in module.state_dict().items():
-                source = tensors.get(f"{name}/{key}")
+                full = f"{name}/{key}"
+                source = tensors.get(full)
+                if only is not None and not full.startswith(tuple(only)):
+                    source = None
                 if source is None or source.dim() != target.dim():
                     counts["fresh"] += 1
                     continue

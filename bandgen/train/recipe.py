@@ -103,6 +103,10 @@ class ScheduleConfig(Config):
             names match (a tensor whose shape differs is copied in its overlapping part, e.g.
             one more generated band or RVQ stage); optimiser state and step start afresh.
             Relative to the working directory, like every path of a recipe.
+        init_only: with ``init_from``, copy only the tensors whose name (``<module>/<key>``,
+            e.g. ``model/low.``) starts with one of these; the others keep their fresh
+            initialisation (``None``: all). HP-codec's phase 2 takes the trained 16 kHz branch
+            from phase 1 and starts its 48 kHz branch afresh.
         max_minutes: stop (with a checkpoint) after this much wall time in one ``fit`` call
             (``None``: no limit); equal-time A/B runs and session-bound CPU training use it.
         precision: ``fp32``, or ``bf16``: forward passes and losses under bfloat16 autocast
@@ -116,10 +120,13 @@ class ScheduleConfig(Config):
     ckpt_every: int = 1_000
     seed: int = 0
     init_from: str | None = None
+    init_only: tuple[str, ...] | None = None
     max_minutes: float | None = None
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if self.init_only is not None and self.init_from is None:
+            raise ConfigError("schedule.init_only needs schedule.init_from")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"schedule.precision must be fp32 or bf16, got {self.precision!r}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -156,3 +157,32 @@ def test_resampler_passes_the_low_band_and_stops_above() -> None:
             assert abs(gain - 1) < 0.01, (hz, gain)
         else:
             assert gain < 1e-3, (hz, gain)
+
+
+def test_quiet_start_decoder_outputs_about_zero() -> None:
+    """A fresh CPU-size 48 kHz decoder starts out of the tanh's flat part (it started at a
+    DC of about -0.84 without ``quiet_start`` and never left it)."""
+    torch.manual_seed(0)
+    config = HPCodecConfig.cpu()
+    assert config.quiet_start
+    decoder = HPCodec(config).high.decoder
+    out = decoder(torch.randn(1, config.latent_dim, 20))
+    assert abs(float(out.mean())) < 0.05 and float(out.abs().max()) < 0.2
+    loud = torch.randn(1, 1, 1)
+    out.mul(loud).sum().backward()  # the last conv still learns at full rate
+    last = decoder.layers[-2].parametrizations.weight.original0
+    assert last.grad is not None and float(last.grad.abs().sum()) > 0
+
+
+def test_high_input_gain_scales_what_the_48k_encoder_sees() -> None:
+    torch.manual_seed(0)
+    plain = HPCodec(HPCodecConfig.debug()).eval()
+    gained = HPCodec(dataclasses.replace(HPCodecConfig.debug(), high_input_gain=4.0)).eval()
+    gained.load_state_dict(plain.state_dict())
+    res, _ = _signal(1, 4800)
+    torch.testing.assert_close(gained.encode_high(res), plain.encode_high(4.0 * res))
+    out = gained(res, gained.to_16k(res))
+    assert out.high is not None
+    torch.testing.assert_close(out.high.codes, gained.encode_high(out.residual))
+    with pytest.raises(ConfigError, match="high_input_gain"):
+        HPCodecConfig(high_input_gain=0.0)

@@ -8,12 +8,17 @@ import math
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
+from torch import nn
 
+from bandgen.errors import ConfigError
 from bandgen.models.config import NSBGConfig
 from bandgen.models.nsbg import NSBG
+from bandgen.train import checkpoint
 from bandgen.train.nsbg_recipe import NSBGRecipe as Recipe
+from bandgen.train.recipe import ScheduleConfig
 from bandgen.train.trainer import NSBGTrainer as Trainer
 
 
@@ -129,3 +134,24 @@ def test_subband_only_phase_skips_the_synthesis(debug_recipe: Recipe, tmp_path: 
     losses = trainer.train_step(next(iter(trainer._loader(0, 0))))
     assert "g/mel" not in losses and losses["g/subband"] > 0
     assert math.isfinite(losses["g/total"])
+
+
+def test_warm_start_can_take_only_some_tensors(tmp_path: Path) -> None:
+    """``only``: tensors under other prefixes keep their fresh values (HP-codec phase 2)."""
+    source = nn.ModuleDict({"a": nn.Linear(3, 3), "b": nn.Linear(3, 3)})
+    target = nn.ModuleDict({"a": nn.Linear(3, 3), "b": nn.Linear(3, 3)})
+    before_b = target["b"].weight.detach().clone()
+    path = tmp_path / "resume.safetensors"
+    tensors = {f"model/{k}": v.contiguous() for k, v in source.state_dict().items()}
+    save_file(tensors, str(path), metadata={checkpoint._META_KEY: json.dumps({"format": 1})})
+    counts = checkpoint.warm_start(path, {"model": target}, only=["model/a."])
+    assert counts == {"copied": 2, "partial": 0, "fresh": 2}
+    torch.testing.assert_close(target["a"].weight, source["a"].weight)
+    torch.testing.assert_close(target["b"].weight, before_b)
+    with pytest.raises(ConfigError, match="no tensor in common"):
+        checkpoint.warm_start(path, {"model": target}, only=["model/c."])
+
+
+def test_init_only_needs_init_from() -> None:
+    with pytest.raises(ConfigError, match="init_only needs"):
+        ScheduleConfig(init_only=("model/low.",))
