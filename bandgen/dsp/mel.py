@@ -18,7 +18,7 @@ import numpy as np
 
 from bandgen.errors import ConfigError
 
-__all__ = ["hz_to_mel", "mel_filterbank", "mel_to_hz"]
+__all__ = ["hz_to_mel", "mel_centres_hz", "mel_filterbank", "mel_to_hz"]
 
 _F_SP = 200.0 / 3.0
 """Hz per mel below the break."""
@@ -79,3 +79,16 @@ def mel_filterbank(
     weights *= (2.0 / (corners_hz[2:] - corners_hz[:-2]))[:, None]
     weights.setflags(write=False)
     return weights
+
+
+def mel_centres_hz(
+    *, sample_rate: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
+    """Peak frequency of each filter of :func:`mel_filterbank` ``[shape=(n_mels,)]``, Hz.
+
+    The triangles' middle corners: ``n_mels`` points equally spaced on the Slaney mel scale
+    strictly between ``fmin`` and ``fmax`` (default Nyquist).
+    """
+    fmax = sample_rate / 2.0 if fmax is None else fmax
+    corners = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
+    return np.asarray(mel_to_hz(corners[1:-1]))

@@ -7,6 +7,12 @@ reference low-pass. Results of a cached run are reused only when the config is t
 Two measures are the evaluation's own: ``lsd_4k``, the LSD above 4 kHz whatever ``--split-hz``
 says (``lsd_hi`` at the default split), and ``bw``, the bandwidth of the coded output alone
 (:func:`output_bandwidth_hz`).
+
+Per band region (:data:`REGIONS_KHZ`): ``lsd_A_Bk`` is the LSD over the STFT bins in
+``[A, B)`` kHz, ``mel_A_Bk`` the share of ``mel`` owed to the mel bands peaking there
+(:func:`bandgen.metrics.basic.mel_distance`; the six shares add up to ``mel``). They show
+whether a codec loses in the core band or in the regenerated one. ``--metrics lsd_regions``
+and ``mel_regions`` name all six of a kind.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ __all__ = [
     "BW_FLOOR_DB",
     "DEFAULT_METRICS",
     "MEASURES",
+    "METRIC_GROUPS",
+    "REGIONS_KHZ",
     "Measure",
     "MeasureConfig",
     "compute",
@@ -99,6 +107,56 @@ def _lsd_4k(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> flo
     from bandgen.metrics.basic import lsd
 
     return lsd(ref, test, sr, min_hz=4000.0, **_pair(c))
+
+
+REGIONS_KHZ: tuple[tuple[int, int], ...] = ((0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 24))
+"""Band regions of the per-region metrics, kHz: ``[A, B)``; the last one ends at Nyquist."""
+
+
+def _region_name(kind: str, lo_khz: int, hi_khz: int) -> str:
+    return f"{kind}_{lo_khz}_{hi_khz}k"
+
+
+def _region_hz(lo_khz: int, hi_khz: int) -> dict[str, float | None]:
+    """``min_hz``/``max_hz`` of a region; the last one has no top (Nyquist included)."""
+    top = None if (lo_khz, hi_khz) == REGIONS_KHZ[-1] else 1000.0 * hi_khz
+    return {"min_hz": 1000.0 * lo_khz, "max_hz": top}
+
+
+def _lsd_region(lo_khz: int, hi_khz: int) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics.basic import lsd
+
+        return lsd(ref, test, sr, **_region_hz(lo_khz, hi_khz), **_pair(c))
+
+    return fn
+
+
+def _mel_region(lo_khz: int, hi_khz: int) -> Fn:
+    def fn(ref: np.ndarray, test: np.ndarray, sr: int, c: MeasureConfig) -> float:
+        from bandgen.metrics.basic import mel_distance
+
+        return mel_distance(ref, test, sr, **_region_hz(lo_khz, hi_khz), **_pair(c))
+
+    return fn
+
+
+def _region_measures() -> list[Measure]:
+    out = []
+    for lo, hi in REGIONS_KHZ:
+        out.append(
+            Measure(_region_name("lsd", lo, hi), f"LSD {lo}-{hi} kHz", False, _lsd_region(lo, hi))
+        )
+    for lo, hi in REGIONS_KHZ:
+        out.append(
+            Measure(
+                _region_name("mel", lo, hi),
+                f"mel distance share, bands peaking at {lo}-{hi} kHz",
+                False,
+                _mel_region(lo, hi),
+            )
+        )
+    return out
 
 
 def output_bandwidth_hz(
@@ -205,6 +263,7 @@ MEASURES: dict[str, Measure] = {
         Measure("nmr", "PEAQ Total NMR_B (dB)", False, _peaq("nmr_db")),
         Measure("odg", "PEAQ Basic ODG", True, _peaq("odg")),
         Measure("mms", "2f-model MMS", True, _peaq("mms")),
+        *_region_measures(),
         Measure("ild", "stereo level-difference error (dB; NaN if mono)", False, _stereo("ild_db")),
         Measure("icc", "stereo coherence error (NaN if mono)", False, _stereo("icc")),
     )
@@ -214,16 +273,24 @@ MEASURES: dict[str, Measure] = {
 DEFAULT_METRICS = ("lsd", "lsd_lo", "lsd_hi", "mel")
 """Metrics computed when ``--metrics`` is not given."""
 
+METRIC_GROUPS: dict[str, tuple[str, ...]] = {
+    f"{kind}_regions": tuple(_region_name(kind, lo, hi) for lo, hi in REGIONS_KHZ)
+    for kind in ("lsd", "mel")
+}
+"""``--metrics`` names that stand for several metrics (expanded in place)."""
+
 
 def parse_metrics(text: str | None) -> list[str]:
     """Split a comma-separated metric list; ``None`` gives :data:`DEFAULT_METRICS`."""
-    names = (
+    given = (
         list(DEFAULT_METRICS) if text is None else [n.strip() for n in text.split(",") if n.strip()]
     )
+    names = [m for n in given for m in METRIC_GROUPS.get(n, (n,))]
     unknown = [n for n in names if n not in MEASURES]
     if unknown or not names:
         raise ConfigError(
-            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(MEASURES)}"
+            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: "
+            f"{', '.join([*MEASURES, *METRIC_GROUPS])}"
         )
     return list(dict.fromkeys(names))
 

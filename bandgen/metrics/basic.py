@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bandgen.dsp.mel import mel_centres_hz
 from bandgen.errors import ConfigError
 from bandgen.metrics.signals import prepare_pair
 from bandgen.metrics.spectral import mel_filterbank, stft_magnitude
@@ -183,7 +184,15 @@ def si_sdr(
     return float(np.mean(values))
 
 
-def mel_distance(reference: Any, test: Any, sample_rate: int, **pair_options: Any) -> float:
+def mel_distance(
+    reference: Any,
+    test: Any,
+    sample_rate: int,
+    *,
+    min_hz: float | None = None,
+    max_hz: float | None = None,
+    **pair_options: Any,
+) -> float:
     """Multi-scale mel distance, the DAC / n-SBG mel loss used as a metric (HP §1.5).
 
     For each of the 7 scales in :data:`MEL_SCALES` (window = n_fft, hop = n_fft / 4, periodic
@@ -191,20 +200,33 @@ def mel_distance(reference: Any, test: Any, sample_rate: int, **pair_options: An
     to ``sample_rate / 2``): the mean absolute difference of ``log10(max(mel, 1e-5))``. The 7
     means are **summed**; the result is averaged over channels. 0 for identical signals.
 
+    With ``min_hz`` / ``max_hz`` it is the *share* of that distance owed to the mel bands whose
+    peak (:func:`~bandgen.dsp.mel.mel_centres_hz`) lies in ``[min_hz, max_hz)``: per scale the
+    band-wise mean absolute differences of those bands are summed and divided by the scale's
+    ``n_mels`` (the full-band mean's denominator), so the shares of ranges that tile
+    ``[0, sample_rate / 2]`` add up to the full-band distance, and a range counts in proportion
+    to the mel bands it spans (a coarse scale whose bands all peak elsewhere adds nothing).
+
     Args:
         reference, test: ``[T]`` or ``[C, T]``.
         sample_rate: Hz (the filterbanks' top is its Nyquist, 24 kHz at 48 kHz).
+        min_hz: lowest band peak included (``None``: 0).
+        max_hz: first band peak excluded (``None``: above Nyquist, every band).
         **pair_options: ``test_sample_rate``, ``lowpass_hz``, ``align`` (module docstring).
     """
     ref, tst = prepare_pair(reference, test, sample_rate, **pair_options)
     total = 0.0
     for n_fft, n_mels in MEL_SCALES:
-        fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels)
+        centres = mel_centres_hz(sample_rate=sample_rate, n_mels=n_mels)
+        keep = (centres >= (min_hz or 0.0)) & (centres < (math.inf if max_hz is None else max_hz))
+        if not keep.any():
+            continue
+        fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels)[keep]
         hop = n_fft // 4
         mel_ref = np.einsum("mf,cfn->cmn", fb, stft_magnitude(ref, n_fft=n_fft, hop_length=hop))
         mel_tst = np.einsum("mf,cfn->cmn", fb, stft_magnitude(tst, n_fft=n_fft, hop_length=hop))
         diff = np.log10(np.maximum(mel_ref, MEL_CLAMP)) - np.log10(np.maximum(mel_tst, MEL_CLAMP))
-        total += float(np.abs(diff).mean())
+        total += float(np.abs(diff).mean(axis=(0, 2)).sum() / n_mels)
     return total
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -145,3 +146,46 @@ def test_pesq_and_stoi_of_identical_speech_are_maximal():
     assert external.stoi(speech, speech, 16_000) == pytest.approx(1.0, abs=1e-6)
     noisy = speech + 0.05 * np.random.default_rng(3).standard_normal(speech.shape)
     assert external.pesq_wb(speech, noisy, 16_000) < 4.0
+
+
+def test_mel_distance_region_shares_count_the_bands_of_a_uniform_error(noise):
+    # a 20 dB louder copy differs by log10(10) = 1 in every mel band above the clamp, so each
+    # region's share is the number of bands peaking in it over n_mels, summed over the scales
+    # (bands narrower than the scale's FFT bins hold no bin: 0 on both sides, no error)
+    from bandgen.dsp.mel import mel_centres_hz
+
+    loud = noise * 10.0  # every band of 10x noise stays above the 1e-5 clamp
+    edges = [0.0, 4000.0, 12000.0, None]
+    shares = [
+        basic.mel_distance(loud * 10.0, loud, SR, min_hz=lo, max_hz=hi)
+        for lo, hi in itertools.pairwise(edges)
+    ]
+    for (lo, hi), share in zip(itertools.pairwise(edges), shares, strict=True):
+        expected = 0.0
+        for n_fft, n_mels in basic.MEL_SCALES:
+            centres = mel_centres_hz(sample_rate=SR, n_mels=n_mels)
+            filled = mel_filterbank(sample_rate=SR, n_fft=n_fft, n_mels=n_mels).sum(1) > 0
+            inside = (centres >= lo) & (centres < (hi or math.inf))
+            expected += np.sum(inside & filled) / n_mels
+        assert share == pytest.approx(expected, rel=1e-4)
+    assert sum(shares) == pytest.approx(basic.mel_distance(loud * 10.0, loud, SR), rel=1e-9)
+
+
+def test_region_metrics_locate_a_missing_band(noise):
+    # white noise with 8-12 kHz removed: only the 8-12 kHz region sees it
+    spec = np.fft.rfft(noise, axis=-1)
+    freqs = np.fft.rfftfreq(noise.shape[-1], 1 / SR)
+    spec[:, (freqs >= 8000) & (freqs < 12000)] = 0
+    notched = np.fft.irfft(spec, noise.shape[-1], axis=-1)
+    lsd = {
+        lo: basic.lsd(noise, notched, SR, min_hz=lo, max_hz=lo + 4000)
+        for lo in range(0, 24000, 4000)
+    }
+    assert lsd[8000] > 5.0
+    assert max(v for lo, v in lsd.items() if lo != 8000) < 0.1
+    mel = {
+        lo: basic.mel_distance(noise, notched, SR, min_hz=lo, max_hz=lo + 4000)
+        for lo in range(0, 24000, 4000)
+    }
+    assert mel[8000] > 0.9 * basic.mel_distance(noise, notched, SR)
+    assert mel[0] < 0.01
