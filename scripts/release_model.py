@@ -77,6 +77,20 @@ def main() -> None:
             f"SpectroStream (base {cfg.get('base_channels')} channels, {cfg.get('dim')}-dim "
             f"embeddings, {cfg.get('num_levels')} EMA RVQ levels of {cfg.get('codebook_size')})"
         )
+    elif info.get("model") == "hpcodec":
+        kind = (
+            f"HP-codec (DAC branches of width {cfg.get('d_model')} / decoder "
+            f"{cfg.get('decoder_dim')}, harmonic + percussive RVQ sections of "
+            f"{cfg.get('codebooks_per_section')} codebooks of {cfg.get('codebook_size')} per "
+            "branch: 6 kbps per branch, 12 kbps full band)"
+        )
+    elif info.get("model") == "hpcodecx":
+        lm = cfg.get("lm", {})
+        kind = (
+            f"HP-codecX (per section a {lm.get('num_layers')}-layer transformer, width "
+            f"{lm.get('d_model')}, predicting the 48 kHz branch's tokens from the 16 kHz branch's; "
+            "with its frozen HP-codec)"
+        )
     elif info.get("model") == "mp3restore":
         kind = (
             f"MP3 restoration (N = {cfg.get('num_blocks')} blocks, latent {cfg.get('latent')}, "
@@ -98,9 +112,12 @@ def main() -> None:
         kind = f"Blind SBG ({cfg.get('channels')} base channels, no side information)"
     else:
         kind = f"n-SBG ({cfg.get('channels')} base channels, {cfg.get('n_q')} RVQ stages)"
-    criterion = {"mp3restore": "LSD", "spectrostream": "mel distance"}.get(
-        str(info.get("model")), "high-band LSD"
-    )
+    criterion = {
+        "mp3restore": "LSD",
+        "spectrostream": "mel distance",
+        "hpcodec": "mel distance",
+        "hpcodecx": "token cross-entropy",
+    }.get(str(info.get("model")), "high-band LSD")
     warm = resume["recipe"].get("schedule", {}).get("init_from")
     warm_line = f"\n- warm-started from `{warm}` (see the run's README)" if warm else ""
     core = info.get("core")
