@@ -143,8 +143,13 @@ def _nsbg_method(info: Mapping[str, Any]) -> str:
 
 
 def is_extension_model(info: Mapping[str, Any]) -> bool:
-    """Whether an n-SBG model was trained on the band-limit core (``bandgen extend``)."""
-    return (info.get("core") or {}).get("name") == "bandlimit"
+    """Whether a model serves ``bandgen extend``: HP-codecX, or an n-SBG (blind) model
+    trained on the band-limit core. HP-codec is trained on that core's pairs too, but is a
+    codec (``--core hpcodec``)."""
+    kind = info.get("model", "nsbg")
+    if kind == "hpcodecx":
+        return True
+    return kind == "nsbg" and (info.get("core") or {}).get("name") == "bandlimit"
 
 
 def _nsbg_mode(info: Mapping[str, Any]) -> str:
@@ -219,7 +224,7 @@ FAMILIES: dict[str, Family] = {
             task="bandgen.train.hpcodec_trainer:HPCodecTrainer",
             loader="bandgen.hp_codec:load_hp_codec",
             mode=lambda info: "--core hpcodec, full band, 6 or 12 kbps per channel",
-            card_row=lambda info: "hpcodec",
+            card_row=lambda info: "hpcodec12",
         ),
         Family(
             name="hpcodecx",

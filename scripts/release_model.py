@@ -126,10 +126,17 @@ def main() -> None:
         if core
         else " (a full-band codec, no core)"
     )
+    use = f"the\n{args.bitrate_kbps:g} kbps mode{mode}"
+    if info.get("model") == "hpcodec":
+        use = (
+            f"`--core hpcodec` ({args.bitrate_kbps:g} kbps per channel, full band; the 16 kHz "
+            "branch alone at half that), trained on the band-limit core's 16/48 kHz pairs"
+        )
+    elif info.get("model") == "hpcodecx":
+        use = "`bandgen extend --method hpcodecx` (any input reduced to 16 kHz, output 48 kHz)"
     card = f"""# {args.name}
 
-{kind} for the
-{args.bitrate_kbps:g} kbps mode{mode}.
+{kind} for {use}.
 
 - weights: `{args.name}.safetensors`, sha256 `{info["sha256"]}`
 - trained on: {args.data}

@@ -15,6 +15,7 @@ from bandgen import cli, families
 from bandgen.codec import Codec
 from bandgen.errors import ConfigError
 from bandgen.extend import Extender
+from bandgen.hp_codec import HPCodecCodec
 from bandgen.models.config import NSBGConfig
 from bandgen.models.mp3restore import MP3Restore
 from bandgen.models.nsbg import NSBG
@@ -29,7 +30,7 @@ SHIPPED = registry.list_models()
 
 def test_every_family_ships_a_model() -> None:
     kinds = {registry.model_kind(registry.model_info(name)) for name in SHIPPED}
-    assert {"nsbg", "mp3restore", "spectrostream"} <= kinds and len(SHIPPED) >= 8
+    assert {"nsbg", "mp3restore", "spectrostream", "hpcodec"} <= kinds and len(SHIPPED) >= 8
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -53,8 +54,11 @@ def test_bandgen_load_returns_what_the_name_is(name: str) -> None:
         assert isinstance(built, Restorer) and built.info["name"] == name
     elif kind == "spectrostream":
         assert isinstance(built, SpectroCodec) and built.info["name"] == name
+    elif kind == "hpcodec":
+        assert isinstance(built, HPCodecCodec) and built.info["name"] == name
     elif families.is_extension_model(registry.model_info(name)):
-        assert isinstance(built, Extender) and built.method.name == "blind"
+        method = "hpcodecx" if kind == "hpcodecx" else "blind"
+        assert isinstance(built, Extender) and built.method.name == method
     else:
         assert isinstance(built, Codec)
         blind = registry.model_info(name)["config"].get("blind", False)
