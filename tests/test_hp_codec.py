@@ -260,3 +260,16 @@ def test_forged_headers_are_refused(weights: Path, synth_clip: Callable[..., np.
         bandgen.decode(forge(spec={"branches": 1}), weights=weights)
     with pytest.warns(BandgenWarning, match="at most 12 kbps"):
         Codec.create(core="hpcodec", bitrate_kbps=20, weights=weights)
+
+
+def test_shipped_model_codes_the_band_above_8k(synth_clip: Callable[..., np.ndarray]) -> None:
+    """``hpcodec-cpu``: the 12 kbps mode (both branches) is closer to the original above
+    8 kHz than the 6 kbps mode (16 kHz branch alone, nothing up there)."""
+    from bandgen.metrics.basic import lsd
+
+    wav = synth_clip("music", seconds=2.0, channels=1, seed=4)
+    full, _ = bandgen.decode(bandgen.encode(wav, SR, core="hpcodec", bitrate_kbps=12))
+    low, _ = bandgen.decode(bandgen.encode(wav, SR, core="hpcodec", bitrate_kbps=6))
+    assert full.shape == low.shape == wav.shape and np.isfinite(full).all()
+    band = {"min_hz": 8500.0, "max_hz": 16000.0}
+    assert lsd(wav, full, SR, **band) < lsd(wav, low, SR, **band) - 1.0

@@ -19,8 +19,9 @@ from bandgen.metrics.basic import lsd
 from bandgen.pretrained import registry
 
 ALL_SHIPPED = registry.list_models(kind="nsbg")
-EXTENDERS = [n for n in ALL_SHIPPED if is_extension_model(registry.model_info(n))]
-"""Blind models trained on the band-limit core: ``bandgen extend``, not codec modes."""
+EXTENDERS = [n for n in registry.list_models() if is_extension_model(registry.model_info(n))]
+"""Models of ``bandgen extend`` (blind n-SBG on the band-limit core, HP-codecX), not codec
+modes."""
 SHIPPED = [n for n in ALL_SHIPPED if n not in EXTENDERS]
 SOURCES = ["synthetic", pytest.param("dev_music_04", marks=pytest.mark.shared_data)]
 
@@ -66,7 +67,8 @@ def test_shipped_extension_model_beats_the_plain_input(
         wav, sr = dev_clip(source, seconds=3.0, offset=2.0)
         mono = resample(wav[:1], sr, 48_000)
     low = resample(mono, 48_000, 16_000)
-    out = load_extender("blind", name).extend(low, 16_000)
+    method = "hpcodecx" if registry.model_kind(registry.model_info(name)) == "hpcodecx" else "blind"
+    out = load_extender(method, name).extend(low, 16_000)
     assert out.shape[0] == 1 and np.isfinite(out).all()
     n = min(out.shape[1], mono.shape[1])
     plain = resample(low, 16_000, 48_000)[:, :n]
