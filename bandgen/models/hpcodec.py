@@ -226,7 +226,7 @@ class HPBranch(nn.Module):
         )
         self.per_section = config.codebooks_per_section
 
-    def _pad(self, wav: Tensor) -> Tensor:
+    def _encoder_input(self, wav: Tensor) -> Tensor:
         """The encoder's input: ``wav`` times the input gain, padded to whole hops."""
         frames = -(-wav.shape[-1] // self.hop)
         if self.input_gain != 1.0:
@@ -240,7 +240,7 @@ class HPBranch(nn.Module):
 
     def forward(self, wav: Tensor, sections: tuple[str, ...]) -> BranchOutput:
         """Code and decode ``wav [B, 1, T]`` with ``sections``; the output has ``T`` samples."""
-        latents = self.encoder(self._pad(wav))
+        latents = self.encoder(self._encoder_input(wav))
         z_q = torch.zeros_like(latents)
         codes, commitment, codebook = [], latents.new_zeros(()), latents.new_zeros(())
         for name in sections:
@@ -255,7 +255,7 @@ class HPBranch(nn.Module):
     @torch.no_grad()
     def encode(self, wav: Tensor) -> Tensor:
         """``wav [B, 1, T] -> codes [B, 6, ceil(T / hop)]`` (every section)."""
-        latents = self.encoder(self._pad(wav))
+        latents = self.encoder(self._encoder_input(wav))
         return torch.cat([self._rvq(name).encode(latents) for name in SECTIONS], dim=1)
 
     def decode(self, codes: Tensor) -> Tensor:

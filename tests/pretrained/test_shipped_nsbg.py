@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+import bandgen
 from bandgen.codec import Codec
 from bandgen.families import is_extension_model
 from bandgen.metrics.basic import lsd
@@ -59,7 +60,7 @@ def test_shipped_extension_model_beats_the_plain_input(
     dev_clip: Callable[..., tuple[np.ndarray, int]],
 ) -> None:
     from bandgen.audio.resample import resample
-    from bandgen.extend import load_extender
+    from bandgen.extend import Extender
 
     if source == "synthetic":
         mono = synth_clip("music", seconds=3.0, channels=1, seed=4)
@@ -67,8 +68,9 @@ def test_shipped_extension_model_beats_the_plain_input(
         wav, sr = dev_clip(source, seconds=3.0, offset=2.0)
         mono = resample(wav[:1], sr, 48_000)
     low = resample(mono, 48_000, 16_000)
-    method = "hpcodecx" if registry.model_kind(registry.model_info(name)) == "hpcodecx" else "blind"
-    out = load_extender(method, name).extend(low, 16_000)
+    extender = bandgen.load(name)  # the family's own loader picks the method
+    assert isinstance(extender, Extender)
+    out = extender.extend(low, 16_000)
     assert out.shape[0] == 1 and np.isfinite(out).all()
     n = min(out.shape[1], mono.shape[1])
     plain = resample(low, 16_000, 48_000)[:, :n]
