@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from bandgen import __version__
 from bandgen.audio import WORK_RATE
 from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame
 from bandgen.decoder import Concealment, Progress, limit_output
 from bandgen.errors import BandgenWarning, BitstreamError, ConfigError
 from bandgen.hf.none import NoneCoder
-from bandgen.token_stream import TokenCodec, check_full_band_options, stream_model
+from bandgen.token_stream import (
+    TokenCodec,
+    check_full_band_options,
+    full_band_header,
+    stream_model,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -215,28 +219,21 @@ class HPCodecCodec(TokenCodec):
         """The JSON header of a stream this codec codes, less its length (module docstring)."""
         tokens_per_s = WORK_RATE / self.model.hop_high
         coded_bps = self.codes_per_token * self.code_bits * tokens_per_s
-        return {
-            "bandgen_version": __version__,
-            "sample_rate": WORK_RATE,
-            "source_sample_rate": source_rate,
-            "channels": channels,
-            "bitrate_kbps": self.bitrate_kbps,
-            "core": {
-                "name": HP_CORE,
-                "bitrate": round(coded_bps),
-                "sample_rate": WORK_RATE,
-                "cutoff_hz": WORK_RATE / 2 if self.branches == 2 else LOW_BAND_HZ,
-                "options": {},
-            },
-            "hf": {"method": "none", "config": {}},
-            HP_CORE: {
+        return full_band_header(
+            HP_CORE,
+            channels=channels,
+            source_rate=source_rate,
+            bitrate_kbps=self.bitrate_kbps,
+            coded_bps=coded_bps,
+            cutoff_hz=WORK_RATE / 2 if self.branches == 2 else LOW_BAND_HZ,
+            spec={
                 "model": self.info["name"],
                 "sha256": self.info["sha256"],
                 "branches": self.branches,
                 "code_bits": self.code_bits,
                 "tokens_per_frame": TOKENS_PER_FRAME,
             },
-        }
+        )
 
     # ----------------------------------------------------------------- coding
 

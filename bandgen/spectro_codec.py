@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from bandgen import __version__
 from bandgen.audio import WORK_RATE
 from bandgen.bitstream import ChannelFrame, ContainerReader, Frame, encode_frame
 from bandgen.decoder import Concealment, Progress, limit_output
 from bandgen.errors import BandgenWarning, BitstreamError, ConfigError
 from bandgen.hf.none import NoneCoder
-from bandgen.token_stream import TokenCodec, check_full_band_options, stream_model
+from bandgen.token_stream import (
+    TokenCodec,
+    check_full_band_options,
+    full_band_header,
+    stream_model,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -237,28 +241,21 @@ class SpectroCodec(TokenCodec):
 
         levels = self.levels or self.levels_for(channels)
         coded_bps = sum(self.model.cfg.kbps(n) * 1000 for n in levels) / channels
-        return {
-            "bandgen_version": __version__,
-            "sample_rate": WORK_RATE,
-            "source_sample_rate": source_rate,
-            "channels": channels,
-            "bitrate_kbps": self.bitrate_kbps,
-            "core": {
-                "name": SPECTRO_CORE,
-                "bitrate": round(coded_bps),
-                "sample_rate": WORK_RATE,
-                "cutoff_hz": WORK_RATE / 2,
-                "options": {},
-            },
-            "hf": {"method": "none", "config": {}},
-            SPECTRO_CORE: {
+        return full_band_header(
+            SPECTRO_CORE,
+            channels=channels,
+            source_rate=source_rate,
+            bitrate_kbps=self.bitrate_kbps,
+            coded_bps=coded_bps,
+            cutoff_hz=WORK_RATE / 2,
+            spec={
                 "model": self.info["name"],
                 "sha256": self.info["sha256"],
                 "levels": levels,
                 "code_bits": code_bits(self.model.cfg.codebook_size),
                 "embeddings_per_frame": EMBEDDINGS_PER_FRAME,
             },
-        }
+        )
 
     # ----------------------------------------------------------------- encoding
 

@@ -19,6 +19,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from bandgen import __version__
 from bandgen.audio import WORK_RATE
 from bandgen.audio.checks import check_channels, check_finite, check_sample_rate
 from bandgen.audio.resample import StreamResampler
@@ -32,6 +33,7 @@ __all__ = [
     "TokenCodec",
     "check_full_band_options",
     "encode_token_stream",
+    "full_band_header",
     "stream_model",
 ]
 
@@ -70,6 +72,37 @@ def check_full_band_options(
             f"--core {core} takes no option {', '.join(sorted(options))} "
             "(its options: model, weights)"
         )
+
+
+def full_band_header(
+    core: str,
+    *,
+    channels: int,
+    source_rate: int,
+    bitrate_kbps: float,
+    coded_bps: float,
+    cutoff_hz: float,
+    spec: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The JSON header of a full-band core's stream, less its length: the fields every
+    stream has, a ``core`` entry at 48 kHz with no options, no high band, and the codec's own
+    ``spec`` under the core's name (model, sha256, code layout)."""
+    return {
+        "bandgen_version": __version__,
+        "sample_rate": WORK_RATE,
+        "source_sample_rate": source_rate,
+        "channels": channels,
+        "bitrate_kbps": bitrate_kbps,
+        "core": {
+            "name": core,
+            "bitrate": round(coded_bps),
+            "sample_rate": WORK_RATE,
+            "cutoff_hz": cutoff_hz,
+            "options": {},
+        },
+        "hf": {"method": "none", "config": {}},
+        core: dict(spec),
+    }
 
 
 def stream_model(
