@@ -63,8 +63,9 @@ its sync, length and CRC32 fields then cost about 0.15 kbps per stream."""
 END_RECORD_BYTES = 48
 """About the size of a stream's end record (length and frame count), for rate control."""
 
-FRAME_OVERHEAD_BYTES = 7
-"""Container bytes per frame besides the channels: sync byte, body length, CRC32."""
+FRAME_OVERHEAD_BYTES = 8
+"""Container bytes per frame besides the channels: sync byte, body length (two bytes for
+the usual 128 B - 16 kB), sequence number, CRC32."""
 CHANNEL_OVERHEAD_BYTES = 2
 """Container bytes per channel and frame: core packet count and side-payload count."""
 
@@ -429,7 +430,7 @@ class Codec:
                     st.charge_all(8 * side_bytes)
         assert st.writer is not None
         for frame in st.assembler.ready(last=last):
-            data = encode_frame(frame)
+            data = encode_frame(frame, seq=st.writer.num_frames)
             payload = sum(len(p) for ch in frame.channels for p in (*ch.core, *ch.side))
             st.charge_all(8 * (len(data) - payload))
             st.writer.write_encoded(data)
@@ -613,18 +614,20 @@ def frame_packets_for(core: CoreCodec) -> int:
 def framing_overhead_kbps(core: CoreCodec, hf: HighBandCoder) -> float:
     """Container bytes per second and channel, in kbit/s, for one mono channel.
 
-    Counts the per-frame sync, length and CRC32 fields and the per-payload length
-    bytes (one byte for a packet under 128 bytes, two up to 16383), so the core can be
-    given what really remains of the budget.
+    Counts the per-frame sync, length, sequence and CRC32 fields and the per-payload
+    length bytes (one byte for a packet under 128 bytes, two up to 16383; one per frame for
+    a core whose packets all have the same size), so the core can be given what really
+    remains of the budget.
     """
     packets_per_s = core.sample_rate / core.frame_length
     frames_per_s = packets_per_s / frame_packets_for(core)
     payloads_per_s = 0.0 if hf.num_frames(WORK_RATE) == 0 else WORK_RATE / hf.frame_length
     packet_bytes = core.bitrate / 8 / packets_per_s
     length_bytes = len(write_varint(max(0, round(packet_bytes))))
+    lengths_per_s = frames_per_s if core.constant_packets else packets_per_s
     per_s = (
         frames_per_s * (FRAME_OVERHEAD_BYTES + CHANNEL_OVERHEAD_BYTES)
-        + packets_per_s * length_bytes
+        + lengths_per_s * length_bytes
         + payloads_per_s
     )
     return per_s * 8 / 1000

@@ -7,7 +7,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from bandgen.codec import Codec
+from bandgen.bitstream import encode_end, encode_header, read_container
+from bandgen.bitstream.container import COUNT_KEYS
+from bandgen.codec import Codec, framing_overhead_kbps
 from bandgen.core import make_core
 
 Synth = Callable[..., np.ndarray]
@@ -95,3 +97,21 @@ def test_short_stream_pays_for_its_last_packets(synth_clip: Synth, kind: str) ->
     enc = core.new_encoder(target_bit_rate=12000)
     bits = 8 * sum(len(p) for p in [*enc.push(x), *enc.flush()])
     assert abs(bits / 3.0 / 12000 - 1) <= 0.05, bits
+
+
+@pytest.mark.parametrize(("core", "hf"), [("aac", "sbr"), ("opus", "none"), ("opus", "sbr")])
+def test_framing_cost_is_what_the_core_was_told(synth_clip: Synth, core: str, hf: str) -> None:
+    """The core gets the budget less :func:`framing_overhead_kbps`: it must be what the
+    container really spends (Opus's equal packets: one length per frame, not per packet)."""
+    wav = synth_clip("music", seconds=6.0, seed=2, channels=1)
+    codec = Codec.create(bitrate_kbps=16.0, core=core, hf=hf)
+    data = codec.encode(wav, 48000)
+    header, frames = read_container(data)
+    payloads = sum(len(p) for f in frames for ch in f.channels for p in (*ch.core, *ch.side))
+    prelude = len(encode_header({k: v for k, v in header.items() if k not in COUNT_KEYS}))
+    end = len(encode_end({k: header[k] for k in COUNT_KEYS}))
+    framing_kbps = 8 * (len(data) - prelude - end - payloads) / 6.0 / 1000
+    expected = framing_overhead_kbps(codec.core, codec.hf)
+    assert abs(framing_kbps - expected) <= 0.1 * expected, (framing_kbps, expected)
+    if (core, hf) == ("opus", "none"):
+        assert framing_kbps < 0.25  # was 0.54: a length byte per 20-ms packet

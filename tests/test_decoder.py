@@ -43,7 +43,7 @@ def music() -> np.ndarray:
 def _damage(data: bytes, frame: int) -> tuple[bytes, int, int]:
     """Flip a byte inside frame ``frame``'s body; returns the data and the frame's byte span."""
     header, frames = read_container(data)
-    sizes = [len(encode_frame(f)) for f in frames]
+    sizes = [len(encode_frame(f, seq=i)) for i, f in enumerate(frames)]
     end = len(encode_end({k: header[k] for k in ("num_frames", "num_samples")}))
     start = len(data) - end - sum(sizes) + sum(sizes[:frame])
     bad = bytearray(data)
@@ -68,6 +68,22 @@ def test_core_resumes_exactly_after_a_damaged_frame(music: np.ndarray, core: str
     # the lost frame (0.5 s), the fades and the core decoder settling, nothing more
     assert differs.max() - differs.min() < 0.9 * 48000
     assert np.abs(got).max() <= np.abs(clean).max() * 1.05
+
+
+@pytest.mark.parametrize("core", ["aac", "opus"])
+def test_core_resumes_exactly_after_a_missing_frame(music: np.ndarray, core: str) -> None:
+    """A frame cut out whole (no damaged bytes left to count) is found by its number."""
+    data = Codec.create(bitrate_kbps=16, core=core, hf="none").encode(music, 48000)
+    clean = Codec.decode(data)
+    _, start, end = _damage(data, 2)
+    cut = data[:start] + data[end:]
+    with pytest.raises(BitstreamError, match="sequence number 3 where 2 was expected"):
+        Codec.decode(cut)
+    got = Codec.decode(cut, salvage=True)
+    assert got.shape == clean.shape
+    differs = np.nonzero(np.abs(got - clean)[0] > 1e-4)[0]
+    assert differs.max() - differs.min() < 0.9 * 48000
+    assert np.abs(got[:, -48000:] - clean[:, -48000:]).max() <= 1e-4  # in step after it
 
 
 def test_high_band_restarts_and_nothing_blasts(music: np.ndarray) -> None:

@@ -6,10 +6,10 @@ Shipped models load by name and sha256; any other model only from a file the use
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from bandgen.bitstream.container import FORMAT_VERSION, MAGIC
+from bandgen.bitstream.container import ContainerReader, encode_header
 from bandgen.cli import main
 from bandgen.codec import Codec
 from bandgen.errors import BitstreamError, ConfigError
@@ -46,14 +46,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
 
 
 def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
-    size = int.from_bytes(data[5:9], "big")
-    return json.loads(data[9 : 9 + size]), data[9 + size + 4 :]
+    """The prelude's header and the bytes after it (a header re-encodes to the same bytes)."""
+    header = ContainerReader(io.BytesIO(data)).header
+    return header, data[len(encode_header(header)) :]
 
 
 def _join(header: dict[str, Any], frames: bytes) -> bytes:
-    text = json.dumps(header).encode()
-    crc = zlib.crc32(text).to_bytes(4, "big")
-    return MAGIC + bytes((FORMAT_VERSION,)) + len(text).to_bytes(4, "big") + text + crc + frames
+    return encode_header(header) + frames
 
 
 def _naming(data: bytes, **config: Any) -> bytes:

@@ -1,14 +1,23 @@
 """The ``.bgn`` container: a core-codec stream plus high-band side info, frame by frame.
 
-Layout (all integers big-endian, ``varint`` = unsigned LEB128), format version 2::
+Layout (all integers big-endian, ``varint`` = unsigned LEB128), format version 3::
 
-    file    = MAGIC "BGEN" | version u8 | header_len u32 | header JSON | CRC32(header JSON) u32
+    file    = MAGIC "BGEN" | version u8 | varint len(header) | header | CRC32(header) u32
               | frame * | end
-    frame   = 0xB5 | varint len(body) | body | CRC32(body) u32
+    header  = raw DEFLATE (RFC 1951) of the header JSON, with HEADER_DICTIONARY as preset
+    frame   = 0xB5 | varint len(seq + body) | seq u8 | body | CRC32(seq + body) u32
     body    = channel * header["channels"]
     channel = list(core packets) | list(side-info payloads)
-    list    = varint count | (varint len(payload) | payload) * count
+    list    = varint (count << 1 | same) | (same ? varint len | payload * count
+                                                 : (varint len(payload) | payload) * count)
     end     = 0xE5 | varint len(JSON) | end JSON | CRC32(end JSON) u32
+
+``seq`` is the frame's index modulo 256, so a salvaging reader knows exactly how many
+frames a damaged stretch held (the skipped bytes only tell how many multiples of 256).
+``same`` = 1 when every payload of the list has the same length (Opus CBR packets), which
+is then written once.  Version 2 (still read and written on request) had the header JSON
+uncompressed after a u32 length, frames ``0xB5 | varint len(body) | body | CRC32(body)``
+without ``seq``, and lists ``varint count | (varint len(payload) | payload) * count``.
 
 The header is a UTF-8 JSON object; ``channels`` is required, everything else (core
 codec and parameters, high-band method, model name, version and sha256, sample rate)
@@ -40,11 +49,25 @@ from bandgen.errors import BitstreamError
 MAGIC = b"BGEN"
 """First four bytes of every ``.bgn`` file."""
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Container format version this module writes."""
 
-SUPPORTED_VERSIONS: tuple[int, ...] = (1, FORMAT_VERSION)
+SUPPORTED_VERSIONS: tuple[int, ...] = (1, 2, FORMAT_VERSION)
 """Container format versions this module reads."""
+
+SEQ_MODULUS = 256
+"""Frames are numbered modulo this (one byte) from version 3."""
+
+HEADER_DICTIONARY = (
+    b'{"bandgen_version":"0.1.0","sample_rate":48000,"source_sample_rate":48000,'
+    b'"channels":1,"stereo":{"mode":"ms","side_share":0.,"bitrate_kbps":12,"frame_packets":'
+    b'"core":{"name":"opus","bitrate":1000,"sample_rate":16000,"cutoff_hz":4000.0,'
+    b'"options":{"aac_coder":"twoloop","vbr":"off","application":"audio","abr":"1","b":"1'
+    b'"hf":{"method":"sbr","config":{"model":"nsbg-16k","sha256":"","n_q":'
+)
+"""Preset dictionary of the version-3 header's DEFLATE stream: the keys and values a
+bandgen header usually holds, so a header of ~350 bytes takes ~110.  Part of the format:
+any header compresses with it, and changing it needs a new format version."""
 
 END_BYTE = 0xE5
 """First byte of the end record (version 2): what follows the last frame."""
@@ -122,19 +145,40 @@ def _where(index: int, offset: int) -> str:
     return f"frame {index} at byte offset {offset}"
 
 
-def encode_frame(frame: Frame) -> bytes:
-    """Serialise one frame: sync byte, body length, body, CRC32 of the body.
+def _encode_list(payloads: tuple[bytes, ...], compact: bool) -> bytes:
+    """A payload list: count and lengths, then the payloads (module docstring)."""
+    out = bytearray()
+    same = compact and len(payloads) > 1 and len({len(p) for p in payloads}) == 1
+    same = same and len(payloads[0]) > 0  # a count of empty payloads would cost no bytes
+    if not compact:
+        out += write_varint(len(payloads))
+    else:
+        out += write_varint(len(payloads) << 1 | same)
+    if same:
+        out += write_varint(len(payloads[0]))
+    for payload in payloads:
+        if not same:
+            out += write_varint(len(payload))
+        out += payload
+    return bytes(out)
+
+
+def encode_frame(frame: Frame, *, seq: int | None = None) -> bytes:
+    """Serialise one frame: sync byte, length, sequence number and body, CRC32.
+
+    Args:
+        frame: the frame.
+        seq: the frame's index in the stream: the version-3 layout (sequence byte, lists
+            that write a common length once); ``None``: the version-1 and 2 layout.
 
     Raises:
         ValueError: the body exceeds :data:`MAX_FRAME_BYTES`.
     """
-    body = bytearray()
+    numbered = seq is not None
+    body = bytearray() if seq is None else bytearray((seq % SEQ_MODULUS,))
     for ch in frame.channels:
         for payloads in (ch.core, ch.side):
-            body += write_varint(len(payloads))
-            for payload in payloads:
-                body += write_varint(len(payload))
-                body += payload
+            body += _encode_list(payloads, numbered)
     if len(body) > MAX_FRAME_BYTES:
         raise ValueError(f"frame body of {len(body)} bytes exceeds {MAX_FRAME_BYTES} bytes")
     crc = zlib.crc32(body).to_bytes(4, "big")
@@ -167,9 +211,17 @@ def _check_crc(body: bytes, stored: bytes, where: str) -> None:
         )
 
 
-def _parse_body(body: bytes, num_channels: int, where: str) -> Frame:
-    """Split a CRC-checked body into ``num_channels`` channels."""
-    pos = 0
+def _parse_numbered(body: bytes, num_channels: int, where: str) -> tuple[int, Frame]:
+    """Split a CRC-checked version-3 body into its sequence number and frame."""
+    if not body:
+        raise BitstreamError(f"{where}: empty frame (no sequence number)")
+    return body[0], _parse_body(body, num_channels, where, compact=True)
+
+
+def _parse_body(body: bytes, num_channels: int, where: str, *, compact: bool = False) -> Frame:
+    """Split a CRC-checked body into ``num_channels`` channels (``compact``: version 3,
+    whose body starts with the sequence byte)."""
+    pos = 1 if compact else 0
     channels = []
 
     def overrun(ch: int, what: str) -> BitstreamError:
@@ -199,16 +251,20 @@ def _parse_body(body: bytes, num_channels: int, where: str) -> Frame:
             ) from err
         return value
 
+    def payloads(ch: int, what: str) -> tuple[bytes, ...]:
+        count = varint(ch, f"{what} count")
+        if not compact:
+            return tuple(take(varint(ch, f"{what} length"), ch, what) for _ in range(count))
+        count, same = count >> 1, count & 1
+        if not same:
+            return tuple(take(varint(ch, f"{what} length"), ch, what) for _ in range(count))
+        length = varint(ch, f"{what} length")
+        if length == 0 or count * length > len(body) - pos:
+            raise overrun(ch, what)
+        return tuple(take(length, ch, what) for _ in range(count))
+
     for ch in range(num_channels):
-        core = tuple(
-            take(varint(ch, "core packet length"), ch, "core packet")
-            for _ in range(varint(ch, "core packet count"))
-        )
-        side = tuple(
-            take(varint(ch, "side-info length"), ch, "side-info payload")
-            for _ in range(varint(ch, "side-info count"))
-        )
-        channels.append(ChannelFrame(core, side))
+        channels.append(ChannelFrame(payloads(ch, "core packet"), payloads(ch, "side-info")))
     if pos != len(body):
         raise BitstreamError(
             f"{where}: {len(body) - pos} bytes left in the frame body after "
@@ -218,7 +274,7 @@ def _parse_body(body: bytes, num_channels: int, where: str) -> Frame:
 
 
 def decode_frame(
-    buf: bytes | bytearray, offset: int, num_channels: int, index: int
+    buf: bytes | bytearray, offset: int, num_channels: int, index: int, *, version: int = 2
 ) -> tuple[Frame, int]:
     """Parse the frame starting at byte ``offset`` of an in-memory buffer.
 
@@ -226,14 +282,17 @@ def decode_frame(
         buf: bytes holding the frame.
         offset: where the frame's sync byte is.
         num_channels: ``header["channels"]``.
-        index: the frame's index, for error messages.
+        index: the frame's index, for error messages (and, version 3, checked against its
+            sequence number).
+        version: the container format version (the frame layout of 1 and 2 is the same).
 
     Returns:
         ``(frame, new_offset)``, ``new_offset`` being just past the frame's CRC.
 
     Raises:
         BitstreamError: missing sync byte, truncated frame, CRC mismatch or a
-            body that does not hold exactly ``num_channels`` channels.
+            body that does not hold exactly ``num_channels`` channels, or (version 3) a
+            sequence number other than ``index`` modulo 256.
     """
     where = _where(index, offset)
     if offset >= len(buf):
@@ -252,11 +311,24 @@ def decode_frame(
         )
     body = bytes(buf[pos : pos + length])
     _check_crc(body, bytes(buf[pos + length : end]), where)
-    return _parse_body(body, num_channels, where), end
+    if version < 3:
+        return _parse_body(body, num_channels, where), end
+    seq, frame = _parse_numbered(body, num_channels, where)
+    _check_seq(seq, index, where)
+    return frame, end
 
 
-def _checked_json(data: bytes, length: int, where: str, what: str) -> Any:
-    """Parse ``data[:length]`` as UTF-8 JSON after checking it against the CRC32 after it."""
+def _check_seq(seq: int, index: int, where: str) -> None:
+    if seq != index % SEQ_MODULUS:
+        raise BitstreamError(
+            f"{where}: frame sequence number {seq} where {index % SEQ_MODULUS} was expected; "
+            "frames are missing or out of order"
+        )
+
+
+def _checked_json(data: bytes, length: int, where: str, what: str, *, packed: bool = False) -> Any:
+    """Parse ``data[:length]`` as UTF-8 JSON after checking it against the CRC32 after it
+    (``packed``: inflate it first, a version-3 header)."""
     text = data[:length]
     stored, actual = int.from_bytes(data[length : length + 4], "big"), zlib.crc32(text)
     if stored != actual:
@@ -264,6 +336,8 @@ def _checked_json(data: bytes, length: int, where: str, what: str) -> Any:
             f"{where}: CRC32 mismatch (stored 0x{stored:08X}, computed 0x{actual:08X}); "
             f"{what} is corrupt"
         )
+    if packed:
+        text = _inflate_header(text, where)
     try:
         return json.loads(text.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, huge numbers
@@ -297,6 +371,24 @@ def _validate_count(record: dict[str, Any], key: str, error: type[Exception], wh
         raise error(f"{where}: {key!r} must be an integer >= 0, got {value!r}")
 
 
+def _deflate_header(header_json: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=HEADER_DICTIONARY)
+    return packer.compress(header_json) + packer.flush()
+
+
+def _inflate_header(data: bytes, where: str) -> bytes:
+    unpacker = zlib.decompressobj(-15, zdict=HEADER_DICTIONARY)
+    try:
+        text = unpacker.decompress(data, MAX_HEADER_BYTES)
+    except zlib.error as err:
+        raise BitstreamError(f"{where} does not inflate (corrupt DEFLATE data): {err}") from None
+    if unpacker.unconsumed_tail:
+        raise BitstreamError(f"{where} inflates to more than {MAX_HEADER_BYTES} bytes")
+    if not unpacker.eof or unpacker.unused_data:
+        raise BitstreamError(f"{where}: the DEFLATE data is incomplete or followed by garbage")
+    return text
+
+
 def _json_bytes(record: dict[str, Any], what: str) -> bytes:
     try:
         data = json.dumps(
@@ -310,16 +402,17 @@ def _json_bytes(record: dict[str, Any], what: str) -> bytes:
 
 
 def encode_header(header: dict[str, Any], *, version: int = FORMAT_VERSION) -> bytes:
-    """Serialise the prelude: magic, format version, header length, header JSON, its CRC32.
+    """Serialise the prelude: magic, format version, header length, header, its CRC32.
 
-    The header is written as compact UTF-8 JSON with its key order kept, so a
-    header read back and re-encoded gives the same bytes.  Frames
-    (:func:`encode_frame`) follow it directly, then (version 2) the end record
+    The header is written as compact UTF-8 JSON with its key order kept (version 3:
+    DEFLATEd), so a header read back and re-encoded gives the same bytes.  Frames
+    (:func:`encode_frame`) follow it directly, then (from version 2) the end record
     (:func:`encode_end`); :class:`ContainerWriter` does all three.
 
     Args:
         header: at least ``channels`` (and, for ``version`` 1, ``num_frames``).
-        version: 2, or 1 to write the old layout (tests of old streams).
+        version: 3, or 1 or 2 to write an old layout (tests of old streams; version 1
+            for streams whose length must be in the header).
 
     Raises:
         ValueError: the header lacks a required key (or its counts are invalid), is not
@@ -329,6 +422,10 @@ def encode_header(header: dict[str, Any], *, version: int = FORMAT_VERSION) -> b
         raise ValueError(f"cannot write .bgn format version {version}")
     _validate_header(header, ValueError, "header", version)
     header_json = _json_bytes(header, "header")
+    if version >= 3:
+        packed = _deflate_header(header_json)
+        crc = zlib.crc32(packed).to_bytes(4, "big")
+        return MAGIC + bytes((version,)) + write_varint(len(packed)) + packed + crc
     return (
         MAGIC
         + bytes((version,))
@@ -352,7 +449,7 @@ def encode_end(record: dict[str, Any]) -> bytes:
 
 
 class ContainerWriter:
-    """Writes a version-2 ``.bgn`` stream in one pass: prelude, frames, end record.
+    """Writes a version-3 ``.bgn`` stream in one pass: prelude, frames, end record.
 
     Nothing is ever rewritten, so ``fileobj`` may be a pipe.
 
@@ -385,12 +482,24 @@ class ContainerWriter:
                 f"frame {self.num_frames} has {len(frame.channels)} channels, "
                 f"header says {self._channels}"
             )
-        self.write_encoded(encode_frame(frame))
+        self.write_encoded(encode_frame(frame, seq=self.num_frames))
 
     def write_encoded(self, data: bytes) -> None:
-        """Write one frame already serialised by :func:`encode_frame`."""
+        """Write one frame already serialised by :func:`encode_frame` with
+        ``seq=writer.num_frames``.
+
+        Raises:
+            ValueError: the writer is closed, or the frame's sequence number is not
+                :attr:`num_frames` modulo 256.
+        """
         if self._closed:
             raise ValueError("the container writer is closed")
+        seq = data[read_varint(data, 1)[1]] if len(data) > 1 else None
+        if seq != self.num_frames % SEQ_MODULUS:
+            raise ValueError(
+                f"frame {self.num_frames} was serialised with sequence number {seq}; "
+                "pass seq=writer.num_frames to encode_frame"
+            )
         self._file.write(data)
         self.bytes_written += len(data)
         self.num_frames += 1
@@ -405,7 +514,7 @@ class ContainerWriter:
 
 
 def write_container(fileobj: BinaryIO, header: dict[str, Any], frames: Iterable[Frame]) -> int:
-    """Write a ``.bgn`` stream (version 2), one frame at a time, never seeking.
+    """Write a ``.bgn`` stream (version 3), one frame at a time, never seeking.
 
     Args:
         fileobj: binary file object opened for writing.
@@ -474,13 +583,14 @@ class ContainerReader:
         self._ahead = bytearray()  # read from the file but not consumed yet (resync)
         self._frame_raw = bytearray()  # bytes of the frame being read
         self._good_bytes = self._good_frames = self._largest = 0
+        self._seq = 0  # sequence number of the frame last read (version 3)
         self.salvage = salvage
         self.salvaged = False
         self.problem: str | None = None
         self.gaps: list[Gap] = []
         self.lost_before = 0
         self.truncated = False
-        self.ended = False  # the end record (version 2) has been read
+        self.ended = False  # the end record (from version 2) has been read
         self.version, self.header = self._read_prelude()
         if self.version >= 2:
             self._peek_end()
@@ -529,6 +639,8 @@ class ContainerReader:
                 self._check_end()
                 raise StopIteration
             frame = self._read_frame()
+            if self.version >= 3:
+                self._check_numbered()
         except BitstreamError as err:
             if not self.salvage:
                 self._done = True
@@ -549,6 +661,25 @@ class ContainerReader:
         if self.version >= 2:
             self._peek_end()  # so the counts are known when the last frame is returned
         return frame
+
+    def _check_numbered(self) -> None:
+        """Check a whole valid frame's sequence number (version 3).
+
+        A mismatch means whole frames are missing; a salvaging reader counts them as a gap
+        and goes on from this frame.
+        """
+        lost = (self._seq - self._index) % SEQ_MODULUS
+        if not lost:
+            return
+        where = _where(self._index, self._offset - len(self._frame_raw))
+        if not self.salvage:
+            _check_seq(self._seq, self._index, where)
+        self.salvaged = True
+        message = f"{where}: frame sequence number {self._seq}: {lost} whole frame(s) missing"
+        self.problem = self.problem or message
+        self.gaps.append(Gap(self._index, lost, self._offset - len(self._frame_raw), 0, message))
+        self.lost_before = lost
+        self._index += lost
 
     def _peek_end(self) -> None:
         """Read the end record if it comes next (version 2); else leave the data unread."""
@@ -598,24 +729,34 @@ class ContainerReader:
         self._offset = start + 1
         max_body = min(MAX_FRAME_BYTES, max(4 * self._largest, 1 << 16))
         found, skipped, size = next_frame(
-            self._ahead,
-            self._file.read,
-            lambda body: _parse_body(body, self.num_channels, "resync"),
-            max_body,
+            self._ahead, self._file.read, self._parse_resync, max_body
         )
         skipped += 1
         if found is None:
             self._done = self.truncated = True
             raise StopIteration
+        if isinstance(found, tuple):
+            self._seq, found = found
         assert isinstance(found, Frame)
         self._frame_raw = bytearray(size)  # only its size counts from here
         self._offset += skipped - 1 + size
         mean = self._good_bytes / self._good_frames if self._good_frames else skipped
-        lost = max(1, round(skipped / max(mean, 1)))
+        estimate = skipped / max(mean, 1)
+        if self.version >= 3:
+            # the sequence number says how many frames modulo 256; the bytes, how many times 256
+            lost = (self._seq - self._index) % SEQ_MODULUS
+            lost += SEQ_MODULUS * max(0, round((estimate - lost) / SEQ_MODULUS))
+        else:
+            lost = max(1, round(estimate))
         self.gaps.append(Gap(self._index, lost, start, skipped, problem))
         self.lost_before = lost
         self._index += lost
         return found
+
+    def _parse_resync(self, body: bytes) -> Frame | tuple[int, Frame]:
+        if self.version >= 3:
+            return _parse_numbered(body, self.num_channels, "resync")
+        return _parse_body(body, self.num_channels, "resync")
 
     def _read_exact(self, num_bytes: int) -> bytes:
         """Read ``num_bytes`` bytes, fewer only at end of file."""
@@ -645,7 +786,7 @@ class ContainerReader:
         return data
 
     def _read_prelude(self) -> tuple[int, dict[str, Any]]:
-        prelude = self._read_exact(_PRELUDE_BYTES)
+        prelude = self._read_exact(len(MAGIC) + 1)
         if not prelude:
             raise BitstreamError("not a bandgen file: it is empty")
         if prelude[: len(MAGIC)] != MAGIC[: len(prelude)]:
@@ -661,12 +802,17 @@ class ContainerReader:
                     f"unknown .bgn format version {version} (byte offset {len(MAGIC)}); this "
                     f"bandgen reads version {supported}; a newer bandgen may read this file"
                 )
-        if len(prelude) < _PRELUDE_BYTES:
-            raise BitstreamError(
-                f"truncated .bgn file: it ends at byte offset {len(prelude)}, inside the "
-                f"{_PRELUDE_BYTES}-byte prelude"
-            )
-        header_len = int.from_bytes(prelude[len(MAGIC) + 1 :], "big")
+        truncated = "truncated .bgn file: it ends at byte offset {{}}, inside the prelude"
+        if len(prelude) <= len(MAGIC):
+            raise BitstreamError(truncated.format(len(prelude)))
+        if version >= 3:
+            raw = bytearray(prelude)
+            header_len = self._read_length(raw, "header length at byte offset 5")
+        else:
+            raw = bytearray(prelude + self._read_exact(4))
+            if len(raw) < _PRELUDE_BYTES:
+                raise BitstreamError(truncated.format(len(raw)))
+            header_len = int.from_bytes(raw[len(MAGIC) + 1 :], "big")
         if header_len > MAX_HEADER_BYTES:
             raise BitstreamError(
                 f"header length {header_len} at byte offset {len(MAGIC) + 1} exceeds "
@@ -676,11 +822,10 @@ class ContainerReader:
         if len(rest) < header_len + 4:
             raise BitstreamError(
                 f"truncated .bgn file: it ends at byte offset {self._offset}, inside the "
-                f"{header_len}-byte header starting at byte offset {_PRELUDE_BYTES}"
+                f"{header_len}-byte header starting at byte offset {len(raw)}"
             )
-        where = f"header at byte offset {_PRELUDE_BYTES}"
-        header = _checked_json(rest, header_len, where, "the header")
-        version = prelude[len(MAGIC)]
+        where = f"header at byte offset {len(raw)}"
+        header = _checked_json(rest, header_len, where, "the header", packed=version >= 3)
         _validate_header(header, BitstreamError, where, version)
         return version, header
 
@@ -711,7 +856,10 @@ class ContainerReader:
             )
         body = rest[:length]
         _check_crc(body, rest[length:], where)
-        return _parse_body(body, self.num_channels, where)
+        if self.version < 3:
+            return _parse_body(body, self.num_channels, where)
+        self._seq, frame = _parse_numbered(body, self.num_channels, where)
+        return frame
 
     def _read_length(self, raw: bytearray, where: str) -> int:
         """Read a varint length from the file, appending its bytes to ``raw``."""

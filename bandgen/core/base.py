@@ -107,6 +107,12 @@ class CoreCodec(ABC):
     def frame_length(self) -> int:
         """Samples per packet at :attr:`sample_rate`."""
 
+    @property
+    def constant_packets(self) -> bool:
+        """Whether every packet has the same size (a constant-bitrate mode), so the
+        container writes their length once per frame (default: no)."""
+        return False
+
     @abstractmethod
     def new_encoder(
         self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0

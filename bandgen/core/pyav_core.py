@@ -87,6 +87,12 @@ class PyAVCore(CoreCodec):
         """
 
     @property
+    def constant_packets(self) -> bool:
+        """Coded with :attr:`exact_options` (e.g. Opus CBR: every packet the same size)."""
+        exact = self.exact_options
+        return exact is not None and all(self.params.options.get(k) == v for k, v in exact.items())
+
+    @property
     def alignment_delay(self) -> int:
         """Samples the decoder drops so its output lines up with the input (default :attr:`delay`)."""
         return self.delay

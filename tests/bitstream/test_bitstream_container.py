@@ -15,8 +15,10 @@ import pytest
 from bandgen.bitstream import (
     FORMAT_VERSION,
     MAGIC,
+    SUPPORTED_VERSIONS,
     ChannelFrame,
     ContainerReader,
+    ContainerWriter,
     Frame,
     decode_frame,
     encode_end,
@@ -24,7 +26,9 @@ from bandgen.bitstream import (
     encode_header,
     read_container,
     write_container,
+    write_varint,
 )
+from bandgen.bitstream.container import HEADER_DICTIONARY
 from bandgen.errors import BitstreamError
 
 
@@ -70,6 +74,13 @@ def write_bytes(header: dict[str, Any], frames: Any) -> bytes:
 
 
 def raw_prelude(header_json: bytes, version: int = FORMAT_VERSION, crc: int | None = None) -> bytes:
+    if version >= 3:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=HEADER_DICTIONARY)
+        packed = packer.compress(header_json) + packer.flush()
+        crc = zlib.crc32(packed) if crc is None else crc
+        return (
+            MAGIC + bytes((version,)) + write_varint(len(packed)) + packed + crc.to_bytes(4, "big")
+        )
     crc = zlib.crc32(header_json) if crc is None else crc
     return (
         MAGIC
@@ -83,9 +94,10 @@ def raw_prelude(header_json: bytes, version: int = FORMAT_VERSION, crc: int | No
 def frame_offsets(data: bytes, frames: list[Frame]) -> list[int]:
     """Byte offset of every frame, then of the end record."""
     end = len(encode_end({"num_frames": len(frames)}))
-    offsets = [len(data) - end - sum(len(encode_frame(f)) for f in frames)]
-    for frame in frames:
-        offsets.append(offsets[-1] + len(encode_frame(frame)))
+    sizes = [len(encode_frame(f, seq=i)) for i, f in enumerate(frames)]
+    offsets = [len(data) - end - sum(sizes)]
+    for size in sizes:
+        offsets.append(offsets[-1] + size)
     assert offsets[-1] == len(data) - end
     return offsets
 
@@ -192,17 +204,37 @@ def test_bad_magic(salvage: bool) -> None:
 
 
 def test_unknown_version(sample: tuple[bytes, list[Frame]]) -> None:
+    assert SUPPORTED_VERSIONS == (1, 2, 3)
     data = bytearray(sample[0])
-    data[4] = 3
-    with pytest.raises(BitstreamError, match=r"unknown \.bgn format version 3.*reads version 1, 2"):
+    data[4] = 4
+    with pytest.raises(
+        BitstreamError, match=r"unknown \.bgn format version 4.*reads version 1, 2, 3"
+    ):
         read_container(bytes(data), salvage=True)
 
 
 def test_header_crc_mismatch(sample: tuple[bytes, list[Frame]]) -> None:
     data = bytearray(sample[0])
+    assert data[5] < 0x80  # a one-byte length: the header starts at byte 6
     data[12] ^= 0x01
-    with pytest.raises(BitstreamError, match="header at byte offset 9: CRC32 mismatch"):
+    with pytest.raises(BitstreamError, match="header at byte offset 6: CRC32 mismatch"):
         read_container(bytes(data), salvage=True)
+
+
+def test_header_is_deflated_with_a_preset_dictionary() -> None:
+    header = {k: v for k, v in make_header(2, 0).items() if k != "num_frames"}
+    data = encode_header(header)
+    text = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
+    assert len(data) < len(text)
+    assert len(encode_header(header, version=2)) == 9 + len(text) + 4
+    assert read_container(data + encode_end({"num_frames": 0}))[0] == header | {"num_frames": 0}
+
+
+def test_header_that_does_not_inflate_is_refused() -> None:
+    garbage = b"\xff\xfe\xfd\xfc"
+    data = MAGIC + bytes((3, len(garbage))) + garbage + zlib.crc32(garbage).to_bytes(4, "big")
+    with pytest.raises(BitstreamError, match="header at byte offset 6 does not inflate"):
+        read_container(data)
 
 
 def test_header_truncated(sample: tuple[bytes, list[Frame]]) -> None:
@@ -289,7 +321,7 @@ def test_trailing_garbage(sample: tuple[bytes, list[Frame]]) -> None:
 
 def test_channel_count_mismatch() -> None:
     frames = random_frames(5, 3, 2)
-    body = b"".join(encode_frame(f) for f in frames)
+    body = b"".join(encode_frame(f, seq=i) for i, f in enumerate(frames))
     too_many = raw_prelude(json.dumps({"channels": 3, "num_frames": 3}).encode()) + body
     with pytest.raises(
         BitstreamError,
@@ -399,3 +431,102 @@ def test_reader_handles_short_reads(sample: tuple[bytes, list[Frame]]) -> None:
     offsets = frame_offsets(data, frames)
     with pytest.raises(BitstreamError, match=f"frame 2 at byte offset {offsets[2]}: file ends"):
         list(ContainerReader(Trickle(data[: offsets[2] + 9])))
+
+
+# ----- version 3: frame numbers, compact lists; version 2 still read -----
+
+
+def sized_frames(sizes: list[int]) -> list[Frame]:
+    """One-channel frames whose single core packet has each of ``sizes`` bytes."""
+    return [Frame((ChannelFrame((bytes([i % 251]) * size,)),)) for i, size in enumerate(sizes)]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "hit"),
+    [
+        ([20] * 4 + [3000] + [20] * 5, [4]),  # a large frame among small ones: 1, not ~150
+        ([3000] * 4 + [20, 20] + [3000] * 4, [4, 5]),  # two small ones: 2, not 0 or 1
+    ],
+)
+def test_salvage_counts_lost_frames_exactly(sizes: list[int], hit: list[int]) -> None:
+    """The byte count guessed how many frames a damaged stretch held; the numbers say."""
+    frames = sized_frames(sizes)
+    data = write_bytes({"channels": 1}, frames)
+    offsets = frame_offsets(data, frames)
+    bad = bytearray(data)
+    for k in hit:
+        bad[(offsets[k] + offsets[k + 1]) // 2] ^= 0x08
+    reader = ContainerReader(io.BytesIO(bytes(bad)), salvage=True)
+    got, lost = [], []
+    for frame in reader:
+        got.append(frame)
+        lost.append(reader.lost_before)
+    assert got == [f for i, f in enumerate(frames) if i not in hit]
+    assert lost[hit[0]] == len(hit) and sum(lost) == len(hit)
+    assert [(g.first_frame, g.num_frames) for g in reader.gaps] == [(hit[0], len(hit))]
+    assert reader.num_frames == len(frames)
+
+
+def test_salvage_counts_hundreds_of_lost_frames() -> None:
+    """The sequence number wraps at 256: the skipped bytes tell how many times."""
+    frames = sized_frames([30] * 600)
+    data = write_bytes({"channels": 1}, frames)
+    offsets = frame_offsets(data, frames)
+    bad = bytearray(data)
+    bad[offsets[100] : offsets[400]] = bytes(offsets[400] - offsets[100])  # 300 frames zeroed
+    reader = ContainerReader(io.BytesIO(bytes(bad)), salvage=True)
+    got = list(reader)
+    assert got == frames[:100] + frames[400:]
+    assert [(g.first_frame, g.num_frames) for g in reader.gaps] == [(100, 300)]
+
+
+def test_a_frame_cut_out_whole_is_found_by_its_number(sample: tuple[bytes, list[Frame]]) -> None:
+    data, frames = sample
+    offsets = frame_offsets(data, frames)
+    cut = data[: offsets[5]] + data[offsets[7] :]
+    with pytest.raises(
+        BitstreamError, match=f"frame 5 at byte offset {offsets[5]}: frame sequence number 7"
+    ):
+        read_container(cut)
+    reader = ContainerReader(io.BytesIO(cut), salvage=True)
+    got, lost = [], []
+    for frame in reader:
+        got.append(frame)
+        lost.append(reader.lost_before)
+    assert got == frames[:5] + frames[7:] and lost[5] == 2 and sum(lost) == 2
+    assert reader.salvaged and [(g.first_frame, g.num_frames) for g in reader.gaps] == [(5, 2)]
+
+
+def test_equal_payloads_write_their_length_once() -> None:
+    packets = tuple(bytes([k]) * 40 for k in range(25))  # 25 Opus CBR packets
+    frame = Frame((ChannelFrame(packets, (b"ab", b"cde")),))
+    old, new = encode_frame(frame), encode_frame(frame, seq=300)
+    assert len(new) == len(old) + 1 - 24  # a sequence byte; 25 lengths -> 1
+    assert decode_frame(new, 0, 1, 300, version=3) == (frame, len(new))
+    with pytest.raises(BitstreamError, match="sequence number 44 where 45 was expected"):
+        decode_frame(new, 0, 1, 301, version=3)
+    empty = Frame((ChannelFrame((b"", b"", b"")),))  # equal but empty: written one by one
+    assert decode_frame(encode_frame(empty, seq=0), 0, 1, 0, version=3)[0] == empty
+
+
+def test_writer_refuses_a_frame_numbered_for_another_place() -> None:
+    writer = ContainerWriter(io.BytesIO(), {"channels": 1})
+    frame = Frame((ChannelFrame((b"x",)),))
+    writer.write_encoded(encode_frame(frame, seq=0))
+    with pytest.raises(ValueError, match=r"sequence number 0; pass seq=writer\.num_frames"):
+        writer.write_encoded(encode_frame(frame, seq=0))
+
+
+def test_version_2_streams_still_read() -> None:
+    frames = random_frames(11, 6, 2)
+    data = (
+        encode_header({"channels": 2}, version=2)
+        + b"".join(encode_frame(f) for f in frames)
+        + encode_end({"num_frames": 6})
+    )
+    reader = ContainerReader(io.BytesIO(data))
+    assert reader.version == 2 and list(reader) == frames
+    bad = bytearray(data)
+    bad[len(encode_header({"channels": 2}, version=2)) + 5] ^= 0x20
+    salvaged = ContainerReader(io.BytesIO(bytes(bad)), salvage=True)
+    assert list(salvaged) == frames[1:] and salvaged.gaps[0].num_frames >= 1

@@ -30,6 +30,17 @@ def test_version_1_streams_decode_as_before(name: str) -> None:
     np.testing.assert_allclose(out, expected.T, atol=2.0**-22)  # the fixture is 24-bit
 
 
+def test_version_2_stream_decodes_as_before() -> None:
+    """``v2_aac_sbr_stereo.bgn`` was written by bandgen at fe982d8 (format version 2: an
+    uncompressed header, frames without sequence numbers); the ``.flac``, what it decoded to."""
+    data = (FIXTURES / "v2_aac_sbr_stereo.bgn").read_bytes()
+    assert ContainerReader(io.BytesIO(data)).version == 2
+    expected, rate = sf.read(str(FIXTURES / "v2_aac_sbr_stereo.flac"), dtype="float32")
+    out = Codec.decode(data)
+    assert rate == 48000 and out.shape == expected.T.shape == (2, 48000)
+    np.testing.assert_allclose(out, expected.T, atol=2.0**-22)
+
+
 class WriteOnly:
     """An output that can only be written to, like a pipe: no seek, tell or read."""
 
