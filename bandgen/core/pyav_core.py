@@ -45,6 +45,11 @@ class PyAVCore(CoreCodec):
     sample_format: ClassVar[str]
     sample_rates: ClassVar[tuple[int, ...]]
     table: ClassVar[ModeTable]
+    split_table: ClassVar[ModeTable | None] = None
+    """Rows for a core under a regenerated high band (``max_cutoff_hz`` given to
+    :meth:`for_bitrate`), where the band and sample rate that serve a band split best are not
+    those of :attr:`table` (which codes as wide as the rate allows); ``None``: :attr:`table`.
+    It must cover the same range of targets."""
     rate_control: ClassVar[bool] = False
     """Steer the encoder's rate towards ``params.bitrate`` per stream (see ``PyAVEncoder``)."""
     exact_options: ClassVar[dict[str, str] | None] = None
@@ -186,17 +191,21 @@ class PyAVCore(CoreCodec):
             exact_rate: a codec with :attr:`exact_options` codes at exactly the target
                 (e.g. Opus CBR: every packet the same size) instead of its own VBR, whose
                 rate varies with the content; the mode table still sets the band.
-            max_cutoff_hz: code no band above this (a high-band method regenerates it).
+            max_cutoff_hz: code no band above this (a high-band method regenerates it);
+                the row comes from :attr:`split_table` where the codec has one.
 
         Raises:
             ConfigError: if the target is unreachable or the sample rate unsupported.
         """
         exact = exact_rate and cls.exact_options is not None
+        table = cls.table
+        if max_cutoff_hz is not None and cls.split_table is not None:
+            table = cls.split_table
         row_kbps = bitrate_kbps
         floor = cls.exact_min_kbps
-        if exact and floor is not None and floor <= bitrate_kbps < cls.table.min_kbps:
-            row_kbps = cls.table.min_kbps  # below the measured rows: the lowest sets the band
-        mode, request = cls.table.pick(row_kbps)
+        if exact and floor is not None and floor <= bitrate_kbps < table.min_kbps:
+            row_kbps = table.min_kbps  # below the measured rows: the lowest sets the band
+        mode, request = table.pick(row_kbps)
         if exact:
             request = round(bitrate_kbps * 1000)
         rate = mode.sample_rate

@@ -30,6 +30,20 @@ def test_aac_low_modes_cover_the_nsbg_crossover() -> None:
         assert make_core("aac", kbps).cutoff_hz >= 3750
 
 
+def test_aac_under_a_regenerated_high_band_uses_its_split_rows() -> None:
+    # At 24 kbps the AAC core alone codes 0-8 kHz at 24 kHz; under a high band that
+    # regenerates from where it stops, it codes 0-4.5 kHz at 16 kHz (AAC_SPLIT_MODES).
+    alone = make_core("aac", 21.0)
+    split = make_core("aac", 21.0, max_cutoff_hz=12000.0)
+    assert (alone.sample_rate, alone.cutoff_hz) == (24000, 8000)
+    assert (split.sample_rate, split.cutoff_hz) == (16000, 4500)
+    # where the split rows equal the plain ones, nothing changes
+    assert make_core("aac", 10.0, max_cutoff_hz=8000.0).params == make_core("aac", 10.0).params
+    # a core without split rows only has its cut-off held
+    opus = make_core("opus", 21.0, exact_rate=True, max_cutoff_hz=12000.0)
+    assert opus.cutoff_hz == 12000
+
+
 def test_unknown_codec_name() -> None:
     with pytest.raises(ConfigError, match="unknown core codec 'vorbis'"):
         make_core("vorbis", 12)

@@ -27,6 +27,14 @@ def test_opus_core_is_held_below_the_sbr_range(kbps: int) -> None:
     assert codec.hf.crossover_hz <= codec.core.cutoff_hz < codec.hf.crossover_hz + 375  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(("kbps", "cutoff_hz"), [(12, 4000), (16, 4000), (24, 4500), (32, 12000)])
+def test_aac_core_and_sbr_meet_where_the_split_rows_put_them(kbps: int, cutoff_hz: int) -> None:
+    """At 24 kbps the AAC core coded 0-8 kHz and SBR started there (mel 0.933 vs 0.836)."""
+    codec = Codec.create(bitrate_kbps=kbps, core="aac", hf="sbr")
+    assert codec.core.cutoff_hz == cutoff_hz
+    assert codec.hf.crossover_hz <= codec.core.cutoff_hz < codec.hf.crossover_hz + 375  # type: ignore[attr-defined]
+
+
 def test_decoded_band_reaches_15_khz_at_16_kbps() -> None:
     rng = np.random.default_rng(3)
     t = np.arange(3 * 48000) / 48000
