@@ -17,6 +17,11 @@ drops the most frequent offset of the mode's bandwidth (:data:`SILK_ALIGNMENT`)
 below 40 kbps, where SILK is in use, so most clips come out at lag 0 and the rest
 within one or two samples (a few tens of microseconds).
 
+Guard: bandgen's streams code CBR, where libopus's SILK coder can blow up on fast sine
+sweeps (a partial at full scale for a few hundred ms); every such stream is coded through
+:class:`~bandgen.core.opus_guard.GuardedEncoder`, which replaces blown-up packets with
+CELT-only ones.  The plain-Opus anchor (VBR) is left as libopus makes it.
+
 Mode table (measured with ``scripts/measure_core.py`` on the 24 dev clips, VBR,
 mono): the bandwidth follows libopus's own choice at each rate when left free
 (narrowband at 8 kbps, wideband at 9.4-12, mostly super-wideband at 13, fullband
@@ -26,13 +31,16 @@ target at 8-13 kbps and overshoots from 24, hence the requests.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bandgen.errors import ConfigError
 
-from .base import CoreParams
+from .base import CoreEncoder, CoreParams
 from .modes import CoreMode, ModeTable
 from .pyav_core import PyAVCore
+
+if TYPE_CHECKING:  # the engine imports PyAV: only coding needs it
+    from .engine import PyAVEncoder
 
 OPUS_SAMPLE_RATE = 48_000
 """The Opus core's sample rate in Hz."""
@@ -48,6 +56,9 @@ OPUS_BANDWIDTHS_HZ = (4000, 6000, 8000, 12000, 20000)
 
 SILK_ALIGNMENT = {4000: 3, 6000: -2, 8000: -2, 12000: -2, 20000: 0}
 """Extra samples the decoder drops for the SILK path, by Opus bandwidth (cutoff) in Hz."""
+
+LOWDELAY_DELAY = 120
+"""libopus pre-skip at 48 kHz with ``application=lowdelay`` (CELT only), samples."""
 
 SILK_MAX_BITRATE = 40_000
 """Target bitrate in bit/s from which the SILK alignment correction is no longer applied."""
@@ -107,6 +118,60 @@ class OpusCore(PyAVCore):
         if self.bitrate >= SILK_MAX_BITRATE:
             return OPUS_DELAY
         return OPUS_DELAY + SILK_ALIGNMENT[round(self.cutoff_hz)]
+
+    def new_encoder(
+        self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0
+    ) -> CoreEncoder:
+        """A fresh streaming encoder for one channel; a CBR one is guarded.
+
+        CBR (``vbr=off``, the codec's exact rate) is coded through
+        :class:`~bandgen.core.opus_guard.GuardedEncoder`, with a CELT-only fallback at the
+        same rate whose input runs behind by the difference in pre-skip, so that its packets
+        decode aligned like the primary's.  Args as :meth:`PyAVCore.new_encoder`.
+        """
+        if self.params.options.get("vbr") != "off":
+            return super().new_encoder(target_bit_rate=target_bit_rate, rate_scale=rate_scale)
+        from .engine import PyAVDecoder
+        from .opus_guard import GuardedEncoder
+
+        def primary() -> PyAVEncoder:
+            return self._libopus_encoder(rate_scale, {}, OPUS_DELAY)
+
+        def fallback() -> PyAVEncoder:
+            return self._libopus_encoder(rate_scale, {"application": "lowdelay"}, LOWDELAY_DELAY)
+
+        def monitor() -> PyAVDecoder:
+            return PyAVDecoder(
+                self.decoder_name,
+                sample_rate=self.sample_rate,
+                frame_length=self.frame_length,
+                delay=0,
+                options=self.decoder_options(),
+            )
+
+        return GuardedEncoder(
+            primary=primary,
+            fallback=fallback,
+            monitor=monitor,
+            frame_length=self.frame_length,
+            delay=OPUS_DELAY,
+            fallback_lag=self.alignment_delay - LOWDELAY_DELAY,
+        )
+
+    def _libopus_encoder(
+        self, rate_scale: float, options: dict[str, str], delay: int
+    ) -> PyAVEncoder:
+        """A libopus encoder at this core's rate and band, ``options`` overriding its own."""
+        from .engine import PyAVEncoder
+
+        return PyAVEncoder(
+            self.encoder_name,
+            sample_rate=self.sample_rate,
+            bit_rate=round(self.encoder_bit_rate * rate_scale),
+            options={**self.encoder_options(), **options},
+            sample_format=self.sample_format,
+            delay=delay,
+        )
 
     def decoder_options(self) -> dict[str, str]:
         """Ask libopus for float output (it defaults to 16-bit)."""

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from bandgen.errors import ConfigError
 
-from .base import CoreCodec, CoreParams
+from .base import CoreCodec, CoreEncoder, CoreParams
 from .modes import ModeTable, check_sample_rate
 
 if TYPE_CHECKING:  # the engine imports PyAV: only coding needs it, not a core's parameters
-    from .engine import PyAVDecoder, PyAVEncoder
+    from .engine import PyAVDecoder
 
 REQUEST_OPTION = "b"
 """Key of ``CoreParams.options`` holding the bit rate asked of the encoder, in bit/s."""
@@ -131,7 +131,7 @@ class PyAVCore(CoreCodec):
 
     def new_encoder(
         self, *, target_bit_rate: int | None = None, rate_scale: float = 1.0
-    ) -> PyAVEncoder:
+    ) -> CoreEncoder:
         """A fresh streaming encoder for one channel (float32 at :attr:`sample_rate`).
 
         Args:
