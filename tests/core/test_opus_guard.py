@@ -96,3 +96,32 @@ def test_the_vbr_anchor_stays_plain_libopus() -> None:
 def test_an_empty_stream_has_no_packets() -> None:
     core = make_core("opus", 16.0, exact_rate=True)
     assert core.new_encoder().flush() == _code(core, np.zeros(0, np.float32), guarded=False) == []
+
+
+def _celt_only(packet: bytes) -> bool:
+    """The packet's TOC names a CELT-only configuration (RFC 6716, 3.1: configs 16-31)."""
+    return packet[0] >> 3 >= 16
+
+
+def test_the_primary_resumes_after_the_fallback_span(synth_clip) -> None:  # type: ignore[no-untyped-def]
+    """CELT-only for FALLBACK_FRAMES, then SILK/hybrid again on content that does not blow up."""
+    core = make_core("opus", 12.0, exact_rate=True)
+    speech = synth_clip("speech", seconds=1.5, sample_rate=RATE, channels=1)[0]
+    x = np.concatenate([_sweep(), speech.astype(np.float32)])
+    enc = core.new_encoder()
+    packets = [*enc.push(x), *enc.flush()]
+    assert len(enc.blowups) == 1
+    first = enc.blowups[0]
+    assert all(_celt_only(p) for p in packets[first : first + FALLBACK_FRAMES])
+    assert not any(_celt_only(p) for p in packets[first + FALLBACK_FRAMES : -1])
+
+
+def test_the_fallback_span_doubles_while_the_primary_keeps_blowing_up() -> None:
+    core = make_core("opus", 16.0, exact_rate=True)
+    x = np.tile(_sweep()[: RATE // 2], 8)  # 4 s of back-to-back sweeps
+    enc = core.new_encoder()
+    packets = [*enc.push(x), *enc.flush()]
+    gaps = np.diff(enc.blowups)
+    assert len(gaps) >= 2
+    assert all(g >= FALLBACK_FRAMES * 2**i for i, g in enumerate(gaps))
+    assert all(_celt_only(p) for p in packets[enc.blowups[0] :])
