@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	mkdir -p $(OUT)
-	# the default: the shipped n-SBG model (neural band generation, side info from the encoder) ...
-	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo_nsbg.bgn --bitrate 16
+	# the default at 12 kbps: AAC-LC core + the shipped n-SBG model (neural band generation) ...
+	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo_nsbg.bgn --bitrate 12
 	$(BIN)/bandgen info $(OUT)/demo_nsbg.bgn
 	$(BIN)/bandgen decode $(OUT)/demo_nsbg.bgn $(OUT)/demo_nsbg.wav
 	# ... and classic SBR at the same rate, for comparison
-	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo_sbr.bgn --bitrate 16 --hf sbr
+	$(BIN)/bandgen encode bandgen/assets/demo_guitar.flac $(OUT)/demo_sbr.bgn --bitrate 12 --hf sbr
 	$(BIN)/bandgen decode $(OUT)/demo_sbr.bgn $(OUT)/demo_sbr.wav
 	@echo "demo: listen to $(OUT)/demo_nsbg.wav and $(OUT)/demo_sbr.wav (original: bandgen/assets/demo_guitar.flac)"
 

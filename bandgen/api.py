@@ -131,15 +131,16 @@ def encode(
     sample_rate: int,
     *,
     bitrate_kbps: float = 12.0,
-    core: str = "aac",
+    core: str | None = None,
     hf: str | None = None,
     **hf_options: Any,
 ) -> bytes:
     """Encode float32 ``[C, T]`` (or ``[T]``) at ``sample_rate`` Hz to ``.bgn`` bytes.
 
-    ``hf`` defaults to :data:`~bandgen.hf.registry.DEFAULT_HF`, or to none for
-    ``core="spectrostream"`` or ``core="hpcodec"`` (the full-band neural codecs; options
-    ``model``/``weights``).
+    With neither ``core`` nor ``hf``, the bitrate's default mode (:mod:`bandgen.defaults`);
+    named ``hf`` alone codes on the AAC core; named ``core`` alone gets
+    :data:`~bandgen.hf.registry.DEFAULT_HF`, or none for ``core="spectrostream"`` or
+    ``core="hpcodec"`` (the full-band neural codecs; options ``model``/``weights``).
     """
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     return codec.encode(wav, sample_rate)
@@ -161,7 +162,7 @@ def encode_file(
     dst: str | os.PathLike[str],
     *,
     bitrate_kbps: float = 12.0,
-    core: str = "aac",
+    core: str | None = None,
     hf: str | None = None,
     progress: Progress | None = None,
     **hf_options: Any,
@@ -291,7 +292,7 @@ def roundtrip_file(
     dst: str | os.PathLike[str],
     *,
     bitrate_kbps: float = 12.0,
-    core: str = "aac",
+    core: str | None = None,
     hf: str | None = None,
     sample_rate: int | None = None,
     bits: int | None = None,

@@ -246,7 +246,7 @@ def _encode_one(job: Job, args: argparse.Namespace) -> Summary:
         "core": core["name"],
         "core_sample_rate": core["sample_rate"],
         "cutoff_hz": round(core["cutoff_hz"]),
-        "hf": _hf_name(args),
+        "hf": _mode(args)[1],
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -384,8 +384,8 @@ def _roundtrip_one(job: Job, args: argparse.Namespace) -> Summary:
         "bytes": enc.total_bytes,
         "kbps_per_channel": round(kbps, 3),
         "side_kbps": round(enc.side_bytes * 8 / 1000 / max(enc.duration_s, 1e-9) / enc.channels, 3),
-        "hf": _hf_name(args),
-        "core": args.core,
+        "hf": _mode(args)[1],
+        "core": _mode(args)[0],
         "peak": round(dec.peak, 6),
         "clipped_samples": dec.clipped_samples,
         "warnings": _clipping(dec.peak, dec.clipped_samples, dec.sample_rate, args.bits, fmt),
@@ -573,16 +573,17 @@ def _coder_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _hf_name(args: argparse.Namespace) -> str:
-    """The high-band method coded: ``--hf``, else none for a full-band core, else the default."""
-    from bandgen.hf.registry import DEFAULT_HF
+def _mode(args: argparse.Namespace) -> tuple[str, str]:
+    """``(core, hf)`` coded: those named, the rest as :func:`bandgen.defaults.resolve_mode`
+    fills them in (``--weights`` and ``--side-kbps`` name the default method)."""
+    from bandgen.defaults import resolve_mode
 
-    if args.hf is not None:
-        return str(args.hf)
-    return "none" if args.core in ("spectrostream", "hpcodec") else DEFAULT_HF
+    method_options = args.weights is not None or args.side_kbps is not None
+    return resolve_mode(args.core, args.hf, args.bitrate, method_options=method_options)
 
 
 def _coding_options(sp: argparse.ArgumentParser) -> None:
+    from bandgen.defaults import NSBG_FROM_KBPS, OPUS_FROM_KBPS
     from bandgen.hf.registry import DEFAULT_HF, available
 
     sp.add_argument(
@@ -595,9 +596,11 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
     )
     sp.add_argument(
         "--core",
-        default="aac",
+        default=None,
         choices=["aac", "opus", "mp3", "spectrostream", "hpcodec"],
-        help="codec of the low band (default aac); spectrostream: a neural codec of the whole "
+        help="codec of the low band (default: with no --hf either, the bitrate's default "
+        f"mode: aac + nsbg from {NSBG_FROM_KBPS:g} to below {OPUS_FROM_KBPS:g} kbps, else opus "
+        "alone; with --hf, aac); spectrostream: a neural codec of the whole "
         "band, channel pairs coded jointly, no high band (--hf none or left out); hpcodec: the "
         "harmonic/percussive neural codec, each channel alone, 12 kbps full band or 6 kbps up "
         "to 8 kHz (--bitrate 6), no high band",
@@ -607,7 +610,9 @@ def _coding_options(sp: argparse.ArgumentParser) -> None:
         default=None,
         choices=available(),
         help=f"how the high band is coded: nsbg (neural, shipped models), blind (neural, no "
-        f"side info), sbr (classic HE-AAC-style SBR), none (low band only) (default {DEFAULT_HF})",
+        f"side info), sbr (classic HE-AAC-style SBR), none (low band only) (default: the "
+        f"bitrate's default mode with no --core either, else {DEFAULT_HF}; none for "
+        "spectrostream/hpcodec)",
     )
     sp.add_argument(
         "--weights",

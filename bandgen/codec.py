@@ -50,7 +50,7 @@ from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.header import FULL_BAND_CORES, check_header, hf_decode_config
 from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
-from bandgen.hf.registry import DEFAULT_HF
+from bandgen.defaults import resolve_mode
 from bandgen.stereo import PairRotator, StereoConfig, to_mid_side
 
 FEED_SAMPLES = 4800
@@ -223,7 +223,7 @@ class Codec:
         cls,
         *,
         bitrate_kbps: float = 12.0,
-        core: str = "aac",
+        core: str | None = None,
         hf: str | None = None,
         core_sample_rate: int | None = None,
         stereo: str = "lr",
@@ -237,8 +237,10 @@ class Codec:
             core: core codec name (``aac``, ``opus``, ``mp3``), or a full-band neural codec
                 (``hf`` none or ``None``): ``spectrostream`` (:mod:`bandgen.spectro_codec`) or
                 ``hpcodec`` (:mod:`bandgen.hp_codec`).
-            hf: high-band method name (see :func:`bandgen.hf.registry.available`; default
-                :data:`~bandgen.hf.registry.DEFAULT_HF`).
+            hf: high-band method name (see :func:`bandgen.hf.registry.available`).
+                With neither ``core`` nor ``hf``, the rate's default mode
+                (:mod:`bandgen.defaults`); with one of them, see
+                :func:`bandgen.defaults.resolve_mode`.
             core_sample_rate: force the core's sampling rate instead of the mode table's.
             stereo: ``lr`` (every channel on its own) or ``ms`` (a stereo pair as mid and
                 side, :mod:`bandgen.stereo`; mono and multichannel input stay per channel).
@@ -252,6 +254,13 @@ class Codec:
                 "(--stereo ms)"
             )
         stereo_config = StereoConfig(stereo, *(() if side_share is None else (side_share,)))
+        if not (
+            isinstance(bitrate_kbps, numbers.Real)
+            and math.isfinite(bitrate_kbps)
+            and bitrate_kbps > 0
+        ):
+            raise ConfigError(f"bitrate must be a positive number of kbps, got {bitrate_kbps}")
+        core, hf = resolve_mode(core, hf, bitrate_kbps, method_options=bool(hf_options))
         if core in FULL_BAND_CORES:
             if stereo_config.mode != "lr":
                 raise ConfigError(
@@ -261,13 +270,6 @@ class Codec:
             return _full_band_codec(core).create(
                 bitrate_kbps=bitrate_kbps, hf=hf, core_sample_rate=core_sample_rate, **hf_options
             )
-        hf = DEFAULT_HF if hf is None else hf
-        if not (
-            isinstance(bitrate_kbps, numbers.Real)
-            and math.isfinite(bitrate_kbps)
-            and bitrate_kbps > 0
-        ):
-            raise ConfigError(f"bitrate must be a positive number of kbps, got {bitrate_kbps}")
         hf_coder = registry.build_for_bitrate(hf, bitrate_kbps, **hf_options)
         core_codec = _core_for_total(core, hf, hf_coder, bitrate_kbps, core_sample_rate)
         # now that the core's band is known, let the method start where it stops

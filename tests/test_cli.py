@@ -23,7 +23,7 @@ def clip(tmp_path: Path, synth_clip: Callable[..., np.ndarray]) -> Path:
 
 def test_encode_info_decode(tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bgn, wav = tmp_path / "s.bgn", tmp_path / "s.wav"
-    assert main(["encode", str(clip), str(bgn), "--bitrate", "16", "--no-progress"]) == 0
+    assert main(["encode", str(clip), str(bgn), "--bitrate", "12", "--no-progress"]) == 0
     assert "kbps per channel" in capsys.readouterr().out
     assert main(["info", str(bgn)]) == 0
     text = capsys.readouterr().out
