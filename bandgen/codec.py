@@ -46,11 +46,11 @@ from bandgen.decoder import (
     decode_frames,
     packets_per_frame,
 )
+from bandgen.defaults import resolve_mode
 from bandgen.errors import AudioInputError, BitstreamError, ConfigError
 from bandgen.header import FULL_BAND_CORES, check_header, hf_decode_config
 from bandgen.hf import registry
 from bandgen.hf.base import HighBandCoder
-from bandgen.defaults import resolve_mode
 from bandgen.stereo import PairRotator, StereoConfig, to_mid_side
 
 FEED_SAMPLES = 4800

@@ -149,7 +149,7 @@ class HPCodecCodec(TokenCodec):
         cls,
         *,
         bitrate_kbps: float = 12.0,
-        core: str = HP_CORE,
+        core: str | None = HP_CORE,
         hf: str | None = None,
         core_sample_rate: int | None = None,
         model: str | None = None,

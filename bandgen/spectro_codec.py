@@ -148,7 +148,7 @@ class SpectroCodec(TokenCodec):
         cls,
         *,
         bitrate_kbps: float = 6.0,
-        core: str = SPECTRO_CORE,
+        core: str | None = SPECTRO_CORE,
         hf: str | None = None,
         core_sample_rate: int | None = None,
         model: str | None = None,
