@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import json
 import math
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,20 @@ def test_silent_signals_do_not_fail() -> None:
     silence = np.zeros(3 * 2048)
     result = peaq(silence, silence, 48000)
     assert all(math.isfinite(v) for v in result.movs.values())
+
+
+def test_noise_over_a_digitally_silent_reference_stays_finite(rng: np.random.Generator) -> None:
+    """The error harmonic structure divided the spectra: test over an all-zero reference
+    overflowed (inf, then NaN, with RuntimeWarnings) on codec bursts into digital silence."""
+    ref = 0.1 * rng.standard_normal(2 * 48000)
+    ref[48000:] = 0.0
+    test = ref.copy()
+    test[48000:] = 0.5 * rng.standard_normal(48000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = peaq(ref, test, 48000)
+    assert all(math.isfinite(v) for v in result.movs.values())
+    assert math.isfinite(result.odg) and math.isfinite(result.nmr_db)
 
 
 @pytest.mark.parametrize(

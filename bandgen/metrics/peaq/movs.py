@@ -192,8 +192,9 @@ def error_harmonic_structure(
         np.sum(test_frames[:, HOP_LENGTH:] ** 2, axis=1) >= _EHS_ENERGY_THRESHOLD
     )
     tiny = np.finfo(np.float64).tiny
-    log_ratio = np.log(
-        np.maximum(test_power[:, : 2 * n - 1], tiny) / np.maximum(ref_power[:, : 2 * n - 1], tiny)
+    # a difference of logs: the ratio itself overflows where the reference is digital silence
+    log_ratio = np.log(np.maximum(test_power[:, : 2 * n - 1], tiny)) - np.log(
+        np.maximum(ref_power[:, : 2 * n - 1], tiny)
     )
     lagged = np.lib.stride_tricks.sliding_window_view(log_ratio, n, axis=1)  # [F, n, n] view
     corr = np.empty((n_frames, n))
