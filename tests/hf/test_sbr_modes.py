@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import numpy as np
 import pytest
 from scipy.signal import welch
@@ -33,6 +34,20 @@ def test_aac_core_and_sbr_meet_where_the_split_rows_put_them(kbps: int, cutoff_h
     codec = Codec.create(bitrate_kbps=kbps, core="aac", hf="sbr")
     assert codec.core.cutoff_hz == cutoff_hz
     assert codec.hf.crossover_hz <= codec.core.cutoff_hz < codec.hf.crossover_hz + 375  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kbps", [12, 16, 24])
+def test_side_info_budget_of_an_opus_core_range_is_what_is_sent(kbps: int) -> None:
+    """The core gets what the budget leaves: an estimate 24-59 % high left bits unspent."""
+    rng = np.random.default_rng(1)
+    t = np.arange(4 * 48000) / 48000
+    harmonics = sum(0.1 / k * np.sin(2 * np.pi * 220 * k * t) for k in range(1, 30))
+    noise = 0.05 * rng.standard_normal(t.size) * (1 + np.sin(2 * np.pi * 2 * t))
+    wav = (harmonics + noise).astype(np.float32)[None]
+    codec = Codec.create(bitrate_kbps=kbps, core="opus", hf="sbr")
+    stats = codec.encode_stream([wav], 48000, io.BytesIO())
+    sent = stats.side_bytes * 8 / stats.duration_s
+    assert abs(codec.hf.bitrate - sent) < 0.2 * sent
 
 
 def test_decoded_band_reaches_15_khz_at_16_kbps() -> None:
