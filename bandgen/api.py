@@ -182,7 +182,12 @@ def encode_file(
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
     with AtomicFile(dst) as target, open(target.tmp_path, "wb") as out:
         return codec.encode_stream(
-            iter_audio(src), source.sample_rate, out, progress=progress, source=str(src)
+            iter_audio(src),
+            source.sample_rate,
+            out,
+            progress=progress,
+            source=str(src),
+            duration_s=source.duration_s or None,
         )
 
 

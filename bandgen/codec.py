@@ -353,29 +353,41 @@ class Codec:
 
     # ----------------------------------------------------------------- encoding
 
-    def _core_encoders(self, channels: int) -> list[Any]:
+    def _core_encoders(self, channels: int, prelude_bps: float = 0.0) -> list[Any]:
         """One core encoder per channel, each steered to its share of the stream's rate.
 
         Coded per channel, each to the per-channel rate. A joint-stereo pair
         (:mod:`bandgen.stereo`): the side core to its share of the pair's rate, the mid core
         to the pair's whole rate, less all the other bits (:meth:`_EncoderState.charge_all`);
         each encoder's request is scaled by its share of the pair's core bits.
+
+        ``prelude_bps``: the header and end record per second and channel, when the length
+        is known; a core that is not steered (Opus CBR, MP3) asks for that much less.
         """
         shares = self.stereo.channel_shares(channels)
         targets = [share * self.bitrate_kbps for share in shares]
         if self.stereo.joint(channels):
             targets[0] = channels * self.bitrate_kbps
+        scale = 1.0
+        if prelude_bps and not self.core.rate_control:
+            floor_bps = 1000 * core_kbps_range(self.core.name, exact_rate=True)[0]
+            scale = max(self.core.bitrate - prelude_bps, floor_bps) / self.core.bitrate
         return [
-            self.core.new_encoder(target_bit_rate=round(kbps * 1000), rate_scale=share)
+            self.core.new_encoder(target_bit_rate=round(kbps * 1000), rate_scale=share * scale)
             for share, kbps in zip(shares, targets, strict=True)
         ]
 
-    def _start(self, channels: int, sample_rate: int, out: IO[bytes]) -> _EncoderState:
+    def _start(
+        self, channels: int, sample_rate: int, out: IO[bytes], duration_s: float | None
+    ) -> _EncoderState:
+        writer = ContainerWriter(out, self.header(channels=channels, source_rate=sample_rate))
+        prelude_bits = 8 * (writer.bytes_written + END_RECORD_BYTES)
+        prelude_bps = prelude_bits / duration_s / channels if duration_s else 0.0
         st = _EncoderState(
             channels=channels,
             to_work=StreamResampler(sample_rate, WORK_RATE, channels),
             to_core=StreamResampler(WORK_RATE, self.core.sample_rate, channels),
-            core_encoders=self._core_encoders(channels),
+            core_encoders=self._core_encoders(channels, prelude_bps),
             core_decoders=[CoreToWork(self.core) for _ in range(channels)],
             hf_encoders=[self.hf.new_encoder() for _ in range(channels)],
             originals=[[] for _ in range(channels)],
@@ -383,12 +395,11 @@ class Codec:
             assembler=_FrameAssembler(channels, self.core, self.hf, self.frame_packets),
             shares=self.stereo.channel_shares(channels),
             rotator=PairRotator() if self.stereo.joint(channels) else None,
+            writer=writer,
         )
-        # the header is paid for first, from the core's budget of the seconds that follow
-        st.writer = ContainerWriter(out, self.header(channels=channels, source_rate=sample_rate))
-        # the header and end record are paid for first, from the core's budget of the
-        # seconds that follow
-        st.charge_all(8 * (st.writer.bytes_written + END_RECORD_BYTES))
+        # the header and end record are paid for first, from the steered core's budget of
+        # the seconds that follow (the other cores asked for less, above)
+        st.charge_all(prelude_bits)
         return st
 
     def _feed(self, st: _EncoderState, wav48: np.ndarray, *, last: bool) -> None:
@@ -456,11 +467,14 @@ class Codec:
         *,
         progress: Progress | None = None,
         source: str = "input",
+        duration_s: float | None = None,
     ) -> EncodeStats:
         """Encode blocks ``[C, n]`` at ``sample_rate`` into a ``.bgn`` stream written to ``out``.
 
         One pass, never seeking: the header first, each frame as soon as it is complete,
         and the end record with the length and frame count last, so ``out`` may be a pipe.
+        ``duration_s``: the input's length, if known beforehand (a file): a core that is not
+        steered (Opus CBR, MP3) then pays for the header and end record too.
 
         Raises:
             AudioInputError: the input is empty, holds NaN/Inf samples or more than
@@ -474,7 +488,7 @@ class Codec:
             check_finite(block, source, st.stats.num_samples if st else 0)
             if st is None:
                 check_channels(block.shape[0], source)
-                st = self._start(block.shape[0], sample_rate, out)
+                st = self._start(block.shape[0], sample_rate, out, duration_s)
             if block.shape[0] != st.channels:
                 raise AudioInputError(
                     f"{source}: channel count changed from {st.channels} to {block.shape[0]}"
@@ -524,7 +538,11 @@ class Codec:
         import io
 
         buf = io.BytesIO()
-        self.encode_stream([check_layout(wav)], sample_rate, buf, source="wav")
+        wav = check_layout(wav)
+        check_sample_rate(sample_rate)
+        self.encode_stream(
+            [wav], sample_rate, buf, source="wav", duration_s=wav.shape[1] / sample_rate
+        )
         return buf.getvalue()
 
     @staticmethod

@@ -235,8 +235,11 @@ class TokenCodec(Codec):
         *,
         progress: Progress | None = None,
         source: str = "input",
+        duration_s: float | None = None,
     ) -> EncodeStats:
         """Encode blocks ``[C, n]`` at ``sample_rate`` into a ``.bgn`` stream written to ``out``.
+
+        ``duration_s`` is not needed: the stream is written once the input is over.
 
         Raises:
             AudioInputError: empty input, NaN/Inf samples, too many channels, a bad rate.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -82,6 +83,9 @@ class CoreCodec(ABC):
     """
 
     params: CoreParams
+    rate_control: ClassVar[bool] = False
+    """Whether the encoders steer their rate to a target per stream, counting the bits
+    charged to them (``PyAVEncoder``); else the request is open loop."""
 
     @property
     def name(self) -> str:

@@ -18,6 +18,7 @@ Params conventions (what the ``.bgn`` header stores):
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from bandgen.errors import ConfigError
@@ -50,8 +51,6 @@ class PyAVCore(CoreCodec):
     :meth:`for_bitrate`), where the band and sample rate that serve a band split best are not
     those of :attr:`table` (which codes as wide as the rate allows); ``None``: :attr:`table`.
     It must cover the same range of targets."""
-    rate_control: ClassVar[bool] = False
-    """Steer the encoder's rate towards ``params.bitrate`` per stream (see ``PyAVEncoder``)."""
     exact_options: ClassVar[dict[str, str] | None] = None
     """Encoder options that make the payload rate exactly the request (e.g. Opus CBR), for
     :meth:`for_bitrate` with ``exact_rate``; ``None`` where the codec has none."""
@@ -174,6 +173,13 @@ class PyAVCore(CoreCodec):
         return min(cutoff_hz, sample_rate // 2)
 
     @classmethod
+    def mode_options(
+        cls, options: Mapping[str, str], request: int, sample_rate: int
+    ) -> dict[str, str]:
+        """The encoder options of a mode row for a request in bit/s (default: the row's)."""
+        return dict(options)
+
+    @classmethod
     def for_bitrate(
         cls,
         bitrate_kbps: float,
@@ -212,7 +218,7 @@ class PyAVCore(CoreCodec):
         if sample_rate is not None:
             rate = check_sample_rate(cls.codec_name, sample_rate, cls.sample_rates)
         target = round(bitrate_kbps * 1000)
-        options = dict(mode.options)
+        options = cls.mode_options(mode.options, request, rate)
         if exact:
             options.update(cls.exact_options or {})
         if request != target:
