@@ -209,10 +209,16 @@ class _Channel:
         out = [last]
         if self.hf is not None:
             try:
-                out.append(self.hf.flush())
+                out.append(self._plausible(self.hf.flush()))
             except BitstreamError as exc:
                 out.append(self._fall_back(exc))
         return _join(out)
+
+    def _plausible(self, decoded: np.ndarray) -> np.ndarray:
+        """``decoded``, unless salvaging and it goes beyond :data:`IMPLAUSIBLE_PEAK`."""
+        if self.guard and decoded.size and np.abs(decoded).max() > IMPLAUSIBLE_PEAK:
+            raise BitstreamError("the high band decoded beyond +6 dBFS (damaged side info)")
+        return decoded
 
     def _restart(self, payloads: list[bytes], index: int) -> list[bytes]:
         """Start a fresh high band at the frame's first independent payload, if any."""
@@ -244,9 +250,7 @@ class _Channel:
             if self.guard:
                 self.held = np.concatenate([self.held, core])
             try:
-                decoded = self.hf.push(core, payloads)
-                if self.guard and decoded.size and np.abs(decoded).max() > IMPLAUSIBLE_PEAK:
-                    raise BitstreamError("the high band decoded beyond +6 dBFS (damaged side info)")
+                decoded = self._plausible(self.hf.push(core, payloads))
             except BitstreamError as exc:
                 out.append(self._fall_back(exc))
             else:
