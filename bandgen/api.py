@@ -169,7 +169,8 @@ def encode_file(
 ) -> EncodeStats:
     """Encode any audio file PyAV reads into a ``.bgn`` file, block by block.
 
-    The output appears only when the whole file was coded; the input is only read.
+    The output appears only when the whole file was coded; the input is only read (twice or
+    more for a two-pass core, MP3: :meth:`~bandgen.codec.Codec.calibrate`).
     """
     _distinct(src, dst)
     if Path(dst).suffix.lower() != BGN_SUFFIX:
@@ -180,6 +181,10 @@ def encode_file(
     check_output_path(dst)
     source = probe(src)
     codec = Codec.create(bitrate_kbps=bitrate_kbps, core=core, hf=hf, **hf_options)
+    duration_s = source.duration_s or None
+    codec.calibrate(
+        lambda: iter_audio(src), source.sample_rate, duration_s=duration_s, source=str(src)
+    )
     with AtomicFile(dst) as target, open(target.tmp_path, "wb") as out:
         return codec.encode_stream(
             iter_audio(src),
@@ -187,7 +192,7 @@ def encode_file(
             out,
             progress=progress,
             source=str(src),
-            duration_s=source.duration_s or None,
+            duration_s=duration_s,
         )
 
 

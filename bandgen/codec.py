@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -62,6 +62,12 @@ its sync, length and CRC32 fields then cost about 0.15 kbps per stream."""
 
 END_RECORD_BYTES = 48
 """About the size of a stream's end record (length and frame count), for rate control."""
+
+CALIBRATION_PASSES = 4
+"""Most measuring passes of :meth:`Codec.calibrate` before the real one."""
+
+CALIBRATION_TOLERANCE = 0.02
+"""A measuring pass this close to the target (relative) ends the calibration."""
 
 FRAME_OVERHEAD_BYTES = 8
 """Container bytes per frame besides the channels: sync byte, body length (two bytes for
@@ -217,6 +223,8 @@ class Codec:
         """Core packets per container frame (header ``frame_packets``)."""
         self.stereo = stereo or StereoConfig()
         """How a stereo pair is coded (per channel, or mid and side)."""
+        self.core_rate_scale = 1.0
+        """Scale of an open-loop core's request found by :meth:`calibrate` (1: none)."""
 
     @classmethod
     def create(
@@ -368,10 +376,10 @@ class Codec:
         targets = [share * self.bitrate_kbps for share in shares]
         if self.stereo.joint(channels):
             targets[0] = channels * self.bitrate_kbps
-        scale = 1.0
+        scale = self.core_rate_scale
         if prelude_bps and not self.core.rate_control:
             floor_bps = 1000 * core_kbps_range(self.core.name, exact_rate=True)[0]
-            scale = max(self.core.bitrate - prelude_bps, floor_bps) / self.core.bitrate
+            scale *= max(self.core.bitrate - prelude_bps, floor_bps) / self.core.bitrate
         return [
             self.core.new_encoder(target_bit_rate=round(kbps * 1000), rate_scale=share * scale)
             for share, kbps in zip(shares, targets, strict=True)
@@ -511,6 +519,51 @@ class Codec:
         st.stats.total_bytes = st.writer.bytes_written
         return st.stats
 
+    def calibrate(
+        self,
+        blocks: Callable[[], Iterable[np.ndarray]],
+        sample_rate: int,
+        *,
+        duration_s: float | None = None,
+        source: str = "input",
+    ) -> None:
+        """First passes of a two-pass encode, for a core whose rate cannot be steered while it
+        codes (:attr:`~bandgen.core.base.CoreCodec.two_pass`: MP3); other cores return at once.
+
+        Codes ``blocks()`` (a fresh iterator of the input each call) to memory and scales the
+        core's request (:attr:`core_rate_scale`) so that the whole file would have landed on
+        the target: the core gets what the header, framing and side info leave.  Up to
+        :data:`CALIBRATION_PASSES` passes, until a pass is within
+        :data:`CALIBRATION_TOLERANCE`; the caller then codes for real with
+        :meth:`encode_stream`.
+        """
+        if not self.core.two_pass or self.core.rate_control:
+            return
+        import io
+
+        tried: list[tuple[float, float]] = []  # (scale, log of measured / target)
+        for _ in range(CALIBRATION_PASSES):
+            stats = self.encode_stream(
+                blocks(), sample_rate, io.BytesIO(), source=source, duration_s=duration_s
+            )
+            target_bytes = self.bitrate_kbps * 125 * stats.duration_s * stats.channels
+            if stats.core_bytes <= 0 or target_bytes <= 0:
+                return
+            tried.append((self.core_rate_scale, math.log(stats.total_bytes / target_bytes)))
+            if abs(stats.total_bytes / target_bytes - 1) <= CALIBRATION_TOLERANCE:
+                return
+            wanted = max(target_bytes - (stats.total_bytes - stats.core_bytes), 1.0)
+            step = wanted / stats.core_bytes
+            if len(tried) >= 2:  # secant on log rate against log scale, the encoder's own slope
+                (s0, e0), (s1, e1) = tried[-2], tried[-1]
+                if e1 != e0 and s1 != s0:
+                    slope = (e1 - e0) / math.log(s1 / s0)
+                    if slope > 0.1:
+                        step = math.exp(-e1 / slope)
+            self.core_rate_scale *= min(max(step, 0.5), 2.0)
+        # the last step was not measured: keep the best scale that was
+        self.core_rate_scale = min(tried, key=lambda t: abs(t[1]))[0]
+
     # ----------------------------------------------------------------- decoding
 
     def decode_frames(
@@ -540,9 +593,9 @@ class Codec:
         buf = io.BytesIO()
         wav = check_layout(wav)
         check_sample_rate(sample_rate)
-        self.encode_stream(
-            [wav], sample_rate, buf, source="wav", duration_s=wav.shape[1] / sample_rate
-        )
+        duration_s = wav.shape[1] / sample_rate
+        self.calibrate(lambda: [wav], sample_rate, duration_s=duration_s, source="wav")
+        self.encode_stream([wav], sample_rate, buf, source="wav", duration_s=duration_s)
         return buf.getvalue()
 
     @staticmethod

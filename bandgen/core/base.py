@@ -86,6 +86,11 @@ class CoreCodec(ABC):
     rate_control: ClassVar[bool] = False
     """Whether the encoders steer their rate to a target per stream, counting the bits
     charged to them (``PyAVEncoder``); else the request is open loop."""
+    two_pass: ClassVar[bool] = False
+    """An open-loop encoder whose rate varies with the content by more than the target's
+    tolerance and cannot be changed once opened (LAME): where the input can be read twice,
+    :meth:`bandgen.codec.Codec.calibrate` codes it once to measure the rate and scales the
+    request for the real pass."""
 
     @property
     def name(self) -> str:

@@ -77,6 +77,7 @@ class Mp3Core(PyAVCore):
     sample_format = "fltp"
     sample_rates = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
     table = MP3_MODES
+    two_pass = True
 
     @classmethod
     def mode_options(
