@@ -207,6 +207,10 @@ class Codec:
         out = Codec.decode(data)             # [C, T'] at 48 kHz
     """
 
+    two_pass: bool = False
+    """Whether :meth:`calibrate` measures before the real pass (the full-band neural codecs,
+    which build themselves, never do)."""
+
     def __init__(
         self,
         core: CoreCodec,
@@ -225,6 +229,8 @@ class Codec:
         """How a stereo pair is coded (per channel, or mid and side)."""
         self.core_rate_scale = 1.0
         """Scale of an open-loop core's request found by :meth:`calibrate` (1: none)."""
+        self.two_pass = core.two_pass and not core.rate_control
+        """Whether :meth:`calibrate` measures before the real pass (the core's own flag)."""
 
     @classmethod
     def create(
@@ -537,7 +543,7 @@ class Codec:
         :data:`CALIBRATION_TOLERANCE`; the caller then codes for real with
         :meth:`encode_stream`.
         """
-        if not self.core.two_pass or self.core.rate_control:
+        if not self.two_pass:
             return
         import io
 
