@@ -5,9 +5,9 @@ Each bitrate gets the mode that measured best there (ViSQOL audio mode and mel d
 
 - from 11.1 kbps per channel (the lowest rate n-SBG's AAC core and side info fit in) to below
   :data:`OPUS_FROM_KBPS`: the AAC core with the n-SBG high band (at 12 kbps ViSQOL 3.55 / mel
-  1.28 against 2.38 / 1.91 for Opus alone in the container and 3.37 / 1.50 for SBR);
+  1.28 against 2.39 / 1.89 for Opus alone in the container and 3.37 / 1.51 for SBR);
 - from :data:`OPUS_FROM_KBPS` up, and below 11.1: Opus coding the whole band, no high band
-  (at 16 kbps 4.16 / 1.01 against 3.73 / 1.16 for AAC + SBR; below 11.1 kbps Opus is the only
+  (at 16 kbps 4.17 / 1.00 against 3.72 / 1.17 for AAC + SBR; below 11.1 kbps Opus is the only
   core that codes at all).
 
 A caller who names one of the two gets what it named, and for the other what it got before
