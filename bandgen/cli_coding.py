@@ -373,6 +373,7 @@ def _roundtrip_one(job: Job, args: argparse.Namespace) -> Summary:
             **options,
         )
     enc, dec = stats.encode, stats.decode
+    core, hf = _mode(args)
     duration = dec.num_samples / dec.sample_rate
     kbps = enc.total_bytes * 8 / 1000 / max(enc.duration_s, 1e-9) / enc.channels
     return {
@@ -384,8 +385,8 @@ def _roundtrip_one(job: Job, args: argparse.Namespace) -> Summary:
         "bytes": enc.total_bytes,
         "kbps_per_channel": round(kbps, 3),
         "side_kbps": round(enc.side_bytes * 8 / 1000 / max(enc.duration_s, 1e-9) / enc.channels, 3),
-        "hf": _mode(args)[1],
-        "core": _mode(args)[0],
+        "hf": hf,
+        "core": core,
         "peak": round(dec.peak, 6),
         "clipped_samples": dec.clipped_samples,
         "warnings": _clipping(dec.peak, dec.clipped_samples, dec.sample_rate, args.bits, fmt),

@@ -135,10 +135,12 @@ class OpusCore(PyAVCore):
         from .opus_guard import GuardedEncoder
 
         def primary() -> PyAVEncoder:
-            return self._libopus_encoder(rate_scale, {}, OPUS_DELAY)
+            return self._pyav_encoder(rate_scale)
 
         def fallback() -> PyAVEncoder:
-            return self._libopus_encoder(rate_scale, {"application": "lowdelay"}, LOWDELAY_DELAY)
+            return self._pyav_encoder(
+                rate_scale, options={"application": "lowdelay"}, delay=LOWDELAY_DELAY
+            )
 
         def monitor() -> PyAVDecoder:
             return PyAVDecoder(
@@ -156,21 +158,6 @@ class OpusCore(PyAVCore):
             frame_length=self.frame_length,
             delay=OPUS_DELAY,
             fallback_lag=self.alignment_delay - LOWDELAY_DELAY,
-        )
-
-    def _libopus_encoder(
-        self, rate_scale: float, options: dict[str, str], delay: int
-    ) -> PyAVEncoder:
-        """A libopus encoder at this core's rate and band, ``options`` overriding its own."""
-        from .engine import PyAVEncoder
-
-        return PyAVEncoder(
-            self.encoder_name,
-            sample_rate=self.sample_rate,
-            bit_rate=round(self.encoder_bit_rate * rate_scale),
-            options={**self.encoder_options(), **options},
-            sample_format=self.sample_format,
-            delay=delay,
         )
 
     def decoder_options(self) -> dict[str, str]:

@@ -27,7 +27,7 @@ from .base import CoreCodec, CoreEncoder, CoreParams
 from .modes import ModeTable, check_sample_rate
 
 if TYPE_CHECKING:  # the engine imports PyAV: only coding needs it, not a core's parameters
-    from .engine import PyAVDecoder
+    from .engine import PyAVDecoder, PyAVEncoder
 
 REQUEST_OPTION = "b"
 """Key of ``CoreParams.options`` holding the bit rate asked of the encoder, in bit/s."""
@@ -142,16 +142,30 @@ class PyAVCore(CoreCodec):
         """
         if target_bit_rate is None:
             target_bit_rate = self.params.bitrate
+        return self._pyav_encoder(
+            rate_scale, target_bit_rate=target_bit_rate if self.rate_control else None
+        )
+
+    def _pyav_encoder(
+        self,
+        rate_scale: float,
+        *,
+        options: Mapping[str, str] | None = None,
+        delay: int | None = None,
+        target_bit_rate: int | None = None,
+    ) -> PyAVEncoder:
+        """A PyAV encoder at this core's request times ``rate_scale`` and its band;
+        ``options`` override the core's own, ``delay`` its :attr:`delay`."""
         from .engine import PyAVEncoder
 
         return PyAVEncoder(
             self.encoder_name,
             sample_rate=self.sample_rate,
             bit_rate=round(self.encoder_bit_rate * rate_scale),
-            options=self.encoder_options(),
+            options={**self.encoder_options(), **(options or {})},
             sample_format=self.sample_format,
-            delay=self.delay,
-            target_bit_rate=target_bit_rate if self.rate_control else None,
+            delay=self.delay if delay is None else delay,
+            target_bit_rate=target_bit_rate,
         )
 
     def new_decoder(self) -> PyAVDecoder:
